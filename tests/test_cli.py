@@ -1,0 +1,35 @@
+"""The Hydra app end to end, as real subprocesses: a single run and a multirun into deterministic folders."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+
+from tests.conftest import REPO
+
+SMALL = ["data.subset=100", "data.test_subset=50", "trainer.epochs=1", "trainer.batch_size=50",
+         "trainer.device=cpu"]
+
+
+def run_cli(args, cwd):
+    return subprocess.run([sys.executable, "-m", "ablate", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_multirun_writes_one_folder_per_job_named_from_overrides(tmp_path):
+    proc = run_cli(["-m", "name=t", "model.activation=relu,tanh", *SMALL], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    folders = sorted(p.name for p in (tmp_path / "runs" / "t").iterdir() if p.is_dir() and p.name[0] != ".")
+    assert len(folders) == 2 and all(f.startswith("data.subset=100") for f in folders)
+    assert any("model.activation=tanh" in f for f in folders)
+    for f in folders:
+        summary = json.loads((tmp_path / "runs" / "t" / f / "summary.json").read_text())
+        assert summary["status"] == "completed"
+    # Re-launching the same sweep finds the same folders and skips the completed jobs.
+    again = run_cli(["-m", "name=t", "model.activation=relu,tanh", *SMALL], tmp_path)
+    assert again.returncode == 0 and again.stdout.count("already completed") == 2
+    report = subprocess.run([sys.executable, "-m", "ablate.report", str(tmp_path / "runs"), "--out",
+                             str(tmp_path / "rep")], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert report.returncode == 0, report.stderr
+    assert pd.read_csv(tmp_path / "rep" / "runs.csv")["run"].nunique() == 2

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+import torch
+
+from ablate.config import DataConfig
+from ablate.data import CIFAR10_CLASSES, DATASETS, build_data, channel_stats, stratified_indices
+
+
+def test_stratified_indices_are_balanced_and_deterministic():
+    labels = np.repeat(np.arange(10), 50)
+    a = stratified_indices(labels, 105, seed=0)
+    assert len(a) == 105 and len(set(a)) == 105
+    counts = np.bincount(labels[a], minlength=10)
+    assert counts.max() - counts.min() <= 1
+    np.testing.assert_array_equal(a, stratified_indices(labels, 105, seed=0))
+    assert not np.array_equal(a, stratified_indices(labels, 105, seed=1))
+    with pytest.raises(ValueError):
+        stratified_indices(labels, 501, seed=0)
+
+
+def test_embedded_cifar10_mini_is_real_balanced_cifar():
+    ds = DATASETS.build("cifar10_mini", DataConfig(name="cifar10_mini"))
+    assert ds.train_x.shape == (4000, 32, 32, 3) and ds.test_x.shape == (1000, 32, 32, 3)
+    assert ds.train_x.dtype == np.uint8 and ds.classes == CIFAR10_CLASSES
+    assert (np.bincount(ds.train_y) == 400).all() and (np.bincount(ds.test_y) == 100).all()
+    mean, _ = channel_stats(ds.train_x)
+    # CIFAR-10's train means are (0.4914, 0.4822, 0.4465): a 4000-image sample lands close to them.
+    np.testing.assert_allclose(mean, [0.4914, 0.4822, 0.4465], atol=0.02)
+
+
+def test_embedded_subset_matches_the_shared_files(shared_cifar):
+    import json
+
+    from PIL import Image
+
+    from ablate.data.mini import ASSETS
+    files = json.loads((ASSETS / "files.json").read_text())
+    ds = DATASETS.build("cifar10_mini", DataConfig(name="cifar10_mini"))
+    first_cat = np.flatnonzero(ds.train_y == CIFAR10_CLASSES.index("cat"))[0]
+    original = np.asarray(Image.open(shared_cifar / "train" / "cat" / files["train/cat"][0]).convert("RGB"))
+    np.testing.assert_array_equal(ds.train_x[first_cat], original)
+
+
+def test_build_data_subset_val_split_and_normalisation():
+    cfg = DataConfig(name="synthetic", subset=300, test_subset=50, val_size=60)
+    data = build_data(cfg, seed=0, device=torch.device("cpu"), batch_size=32, eval_batch_size=64)
+    assert data.train.num_images == 240 and data.val.num_images == 60 and data.test.num_images == 50
+    assert len(data.train) == 8
+    x, y = next(iter(data.train))
+    assert x.shape == (32, 3, 32, 32) and x.dtype == torch.float32 and y.dtype == torch.int64
+    everything = torch.cat([b for b, _ in data.train])
+    assert abs(float(everything.mean())) < 0.05 and abs(float(everything.std()) - 1) < 0.05
+
+
+def test_training_order_is_reshuffled_each_epoch_and_reproducible():
+    cfg = DataConfig(name="synthetic", subset=100)
+    data = build_data(cfg, seed=0, device=torch.device("cpu"), batch_size=100, eval_batch_size=100)
+    data.train.set_epoch(1)
+    (_, y1), = list(data.train)
+    data.train.set_epoch(2)
+    (_, y2), = list(data.train)
+    data.train.set_epoch(1)
+    (_, y1_again), = list(data.train)
+    assert not torch.equal(y1, y2) and torch.equal(y1, y1_again)

@@ -1,0 +1,76 @@
+import csv
+import json
+
+import pandas as pd
+import pytest
+import yaml
+
+import ablate
+from ablate.sinks import METRIC_COLUMNS
+
+
+def test_one_epoch_writes_the_run_folder_contract(make_config):
+    cfg = make_config(["trainer.epochs=2"])
+    summary = ablate.train(cfg)
+    run = cfg.out_dir
+    config = yaml.safe_load(open(f"{run}/config.yaml"))
+    assert config["model"]["activation"] == "relu" and config["seed"] == 0
+    rows = list(csv.DictReader(open(f"{run}/metrics.csv")))
+    assert len(rows) == 2 and list(rows[0]) == METRIC_COLUMNS
+    for row in rows:
+        for key in ["train_err", "val_top1_err", "val_top5_err", "test_top1_err"]:
+            assert 0.0 <= float(row[key]) <= 1.0
+        assert float(row["images_per_s"]) > 0 and float(row["epoch_s"]) > 0
+    assert int(rows[1]["step"]) == 2 * int(rows[0]["step"]) == 8
+    on_disk = json.load(open(f"{run}/summary.json"))
+    assert on_disk == json.loads(json.dumps(summary, default=str))
+    assert on_disk["status"] == "completed" and on_disk["epochs_completed"] == 2
+    assert on_disk["params"] == sum(p.numel() for p in ablate.models.build_model(cfg.model, 10, 32).parameters())
+    for key in ["seed", "world_size", "wall_s", "git", "versions", "start_time", "end_time", "final", "best"]:
+        assert key in on_disk, key
+    assert set(on_disk["versions"]) >= {"python", "torch", "torchvision"}
+    assert on_disk["final"]["epoch"] == 2 and on_disk["best"]["val_top1_err"] <= on_disk["final"]["val_top1_err"]
+
+
+def test_same_seed_same_metrics_different_seed_differs(make_config):
+    cfgs = [make_config(["seed=3", "trainer.epochs=2"], "a"), make_config(["seed=3", "trainer.epochs=2"], "b"),
+            make_config(["seed=4", "trainer.epochs=2"], "c")]
+    for cfg in cfgs:
+        ablate.train(cfg)
+    a, b, c = (pd.read_csv(f"{cfg.out_dir}/metrics.csv") for cfg in cfgs)
+    cols = ["train_loss", "train_err", "val_loss", "val_top1_err", "val_top5_err"]
+    pd.testing.assert_frame_equal(a[cols], b[cols])
+    assert not a["train_loss"].equals(c["train_loss"])
+
+
+def test_training_learns_the_synthetic_task(make_config):
+    summary = ablate.train(make_config(["data.subset=1000", "trainer.epochs=4"]))
+    assert summary["final"]["val_top1_err"] < 0.5  # chance is 0.9
+
+
+def test_completed_run_is_not_trained_again(make_config, capsys):
+    cfg = make_config()
+    first = ablate.train(cfg)
+    second = ablate.train(cfg)
+    assert second["start_time"] == first["start_time"]
+    assert "already completed" in capsys.readouterr().out
+
+
+def test_diverged_run_ends_normally_with_its_step(make_config):
+    summary = ablate.train(make_config(["optim.lr=1e6", "trainer.epochs=3"]))
+    assert summary["status"] == "diverged"
+    assert summary["diverged_step"] >= 1
+
+
+def test_exception_marks_the_run_failed_and_keeps_the_traceback(make_config, monkeypatch):
+    import ablate.engine as engine
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("injected")
+    cfg = make_config()
+    monkeypatch.setattr(engine, "evaluate", boom)
+    with pytest.raises(RuntimeError):
+        ablate.train(cfg)
+    summary = json.load(open(f"{cfg.out_dir}/summary.json"))
+    assert summary["status"] == "failed" and "injected" in summary["error"]
+    assert "injected" in open(f"{cfg.out_dir}/traceback.txt").read()
