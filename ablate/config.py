@@ -15,6 +15,11 @@ from typing import Any
 from ablate.registry import ConfigError
 
 
+def _one_of(key: str, value: Any, allowed: list[str]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}={value!r} is not a known value; choose one of: {', '.join(allowed)}")
+
+
 @dataclass
 class ModelConfig:
     name: str = "convnet4"  # model registry key: convnet4, ...
@@ -22,6 +27,13 @@ class ModelConfig:
     leaky_slope: float = 0.01  # negative slope of leaky_relu
     elu_alpha: float = 1.0  # saturation value of elu for large negative inputs
     hidden: int = 64  # units in convnet4's hidden fully connected layer
+
+    def check(self) -> None:
+        from ablate.models import MODELS
+        from ablate.models.layers import ACTIVATIONS
+
+        MODELS.check(self.name)
+        ACTIVATIONS.check(self.activation)
 
 
 @dataclass
@@ -35,6 +47,14 @@ class DataConfig:
     loader: str = "auto"  # batch source: auto, tensor (in-memory uint8 arrays, batched aug on the device)
     workers: int = 0  # DataLoader worker processes for file-backed sets
 
+    def check(self) -> None:
+        from ablate.data import DATASETS
+        from ablate.data.augment import AUGMENTS
+
+        DATASETS.check(self.name)
+        AUGMENTS.check(self.augment)
+        _one_of("data.loader", self.loader, ["auto", "tensor"])
+
 
 @dataclass
 class OptimConfig:
@@ -44,6 +64,15 @@ class OptimConfig:
     weight_decay: float = 0.0  # decay strength λ (paper: 5e-4)
     weight_decay_style: str = "coupled"  # coupled: L2 added to the gradient (the paper's rule); none
     schedule: str = "constant"  # learning-rate schedule registry key
+
+    def check(self) -> None:
+        from ablate.optim import OPTIMIZERS, SCHEDULES
+
+        OPTIMIZERS.check(self.name)
+        SCHEDULES.check(self.schedule)
+        _one_of("optim.weight_decay_style", self.weight_decay_style, ["coupled", "none"])
+        if self.lr <= 0:
+            raise ConfigError(f"optim.lr={self.lr} must be > 0")
 
 
 @dataclass
@@ -57,6 +86,12 @@ class TrainerConfig:
     limit_train_batches: int = 0  # stop each epoch after N steps (smoke tests); 0 = full epoch
     progress: str = "auto"  # auto (bar on a terminal, one line per epoch otherwise), bar, line, none
 
+    def check(self) -> None:
+        _one_of("trainer.progress", self.progress, ["auto", "bar", "line", "none"])
+        for key in ("epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"trainer.{key}={getattr(self, key)} must be a positive integer")
+
 
 @dataclass
 class LoggerConfig:
@@ -64,6 +99,9 @@ class LoggerConfig:
     project: str = "ablate"  # wandb project
     group: str | None = None  # wandb group; None = the experiment name
     mode: str | None = None  # wandb mode (online/offline/disabled); None = $WANDB_MODE, else offline without a key
+
+    def check(self) -> None:
+        _one_of("logger.name", self.name, ["csv", "wandb"])
 
 
 @dataclass
@@ -84,36 +122,10 @@ class Config:
         return dataclasses.asdict(self)
 
 
-def _one_of(key: str, value: Any, allowed: list[str]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{key}={value!r} is not a known value; choose one of: {', '.join(allowed)}")
-
-
 def validate(cfg: Config) -> None:
-    """Check every axis value against its registry; raise ConfigError naming the valid values."""
-    # Imported here: the registries live beside the code they construct, which imports torch.
-    from ablate.data import DATASETS
-    from ablate.data.augment import AUGMENTS
-    from ablate.models import MODELS
-    from ablate.models.layers import ACTIVATIONS
-    from ablate.optim import OPTIMIZERS, SCHEDULES
-
-    MODELS.check(cfg.model.name)
-    ACTIVATIONS.check(cfg.model.activation)
-    DATASETS.check(cfg.data.name)
-    AUGMENTS.check(cfg.data.augment)
-    OPTIMIZERS.check(cfg.optim.name)
-    SCHEDULES.check(cfg.optim.schedule)
-    _one_of("optim.weight_decay_style", cfg.optim.weight_decay_style, ["coupled", "none"])
-    _one_of("data.loader", cfg.data.loader, ["auto", "tensor"])
-    _one_of("trainer.progress", cfg.trainer.progress, ["auto", "bar", "line", "none"])
-    _one_of("logger.name", cfg.logger.name, ["csv", "wandb"])
-    for key, value in [("trainer.epochs", cfg.trainer.epochs), ("trainer.batch_size", cfg.trainer.batch_size),
-                       ("trainer.eval_batch_size", cfg.trainer.eval_batch_size)]:
-        if value < 1:
-            raise ConfigError(f"{key}={value} must be a positive integer")
-    if cfg.optim.lr <= 0:
-        raise ConfigError(f"optim.lr={cfg.optim.lr} must be > 0")
+    """Check every section; each checks its axis values against their registries (ConfigError names the fix)."""
+    for section in (cfg.model, cfg.data, cfg.optim, cfg.trainer, cfg.logger):
+        section.check()
 
 
 def from_dict(data: dict[str, Any], cls: type = Config, prefix: str = "") -> Any:

@@ -65,15 +65,22 @@ def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.O
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Iterable) -> dict[str, float]:
-    """Mean loss, top-1 and top-5 error over a split."""
+    """Mean loss, top-1 and top-5 error over a split.
+
+    A batch of shape (B, crops, C, H, W) is multi-crop testing (the paper's 10 crops): the softmax outputs of
+    the crops are averaged, and the loss is that of the averaged prediction.
+    """
     model.eval()
     loss_sum = top1 = top5 = 0.0
     n = 0
     for x, y in loader:
-        logits = model(x).float()
-        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-        k = min(5, logits.shape[1])
-        topk = logits.topk(k, dim=1).indices
+        if x.dim() == 5:
+            probs = model(x.flatten(0, 1)).float().softmax(-1).view(x.shape[0], x.shape[1], -1).mean(1)
+            log_probs = probs.clamp_min(1e-12).log()
+        else:
+            log_probs = model(x).float().log_softmax(-1)
+        loss_sum += float(F.nll_loss(log_probs, y, reduction="sum"))
+        topk = log_probs.topk(min(5, log_probs.shape[1]), dim=1).indices
         hit = topk == y[:, None]
         top1 += float(hit[:, 0].sum())
         top5 += float(hit.any(1).sum())

@@ -13,6 +13,8 @@ from ablate.cli import CONF_DIR, register, to_config
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 REPO = Path(__file__).resolve().parent.parent
+# Subprocesses (the CLI under test) import this checkout's ablate, whatever their working directory.
+os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
 SHARED_CIFAR = REPO.parent / "shared" / "data" / "cifar10"
 
 SMALL = ["data=synthetic", "data.subset=200", "data.test_subset=100", "trainer.epochs=1",
