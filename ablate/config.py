@@ -85,10 +85,21 @@ class TrainerConfig:
     threads: int = 0  # torch intra-op CPU threads; 0 = torch's default
     limit_train_batches: int = 0  # stop each epoch after N steps (smoke tests); 0 = full epoch
     progress: str = "auto"  # auto (bar on a terminal, one line per epoch otherwise), bar, line, none
+    precision: str = "fp32"  # fp32, bf16 or fp16 autocast (fp16 adds a grad scaler)
+    channels_last: bool = False  # NHWC memory format for conv nets (faster on tensor cores)
+    compile: bool = False  # torch.compile the model
+    ckpt_every: int = 0  # also checkpoint every N optimizer steps (0 = at each epoch's end only)
+    check_every: int = 25  # steps between checks for a non-finite loss / a preemption signal (ranks agree)
+    stop_at_train_err: float | None = None  # end the run (completed) once an epoch's train_err <= this
+    jobs_per_gpu: int = 1  # parallel sweep jobs packed on one GPU when jobs are pinned by job index
 
     def check(self) -> None:
         _one_of("trainer.progress", self.progress, ["auto", "bar", "line", "none"])
-        for key in ("epochs", "batch_size", "eval_batch_size"):
+        _one_of("trainer.precision", self.precision, ["fp32", "bf16", "fp16"])
+        self.devices = str(self.devices)
+        if self.devices != "auto" and not (self.devices.isdigit() and int(self.devices) >= 1):
+            raise ConfigError(f"trainer.devices={self.devices!r}: give a process count (1, 2, ...) or auto")
+        for key in ("epochs", "batch_size", "eval_batch_size", "check_every", "jobs_per_gpu"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"trainer.{key}={getattr(self, key)} must be a positive integer")
 

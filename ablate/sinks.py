@@ -22,7 +22,7 @@ import yaml
 
 METRIC_COLUMNS = ["epoch", "step", "lr", "train_loss", "train_err", "val_loss", "val_top1_err", "val_top5_err",
                   "test_loss", "test_top1_err", "test_top5_err", "epoch_s", "images_per_s"]
-STATUSES = ("running", "completed", "failed", "diverged")
+STATUSES = ("running", "completed", "failed", "diverged", "preempted")
 
 
 def now_iso() -> str:
@@ -89,6 +89,22 @@ class RunFolder:
                         "platform": platform.platform(), "argv": sys.argv, **extra}
         self.write_summary()
 
+    def resume(self, epochs_done: int, extra: dict[str, Any]) -> None:
+        """Continue an interrupted run: drop metric rows past the checkpoint, which will be computed again."""
+        self.summary = self.read_summary() or {}
+        with open(self.metrics_path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if r.get("epoch", "").isdigit() and int(r["epoch"]) <= epochs_done]
+        tmp = self.metrics_path.with_name("metrics.csv.tmp")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, METRIC_COLUMNS)
+            writer.writeheader()
+            writer.writerows({k: r.get(k, "") for k in METRIC_COLUMNS} for r in rows)
+        os.replace(tmp, self.metrics_path)
+        self.summary.update(status="running", end_time=None, resumes=self.summary.get("resumes", 0) + 1,
+                            wall_s_before_resume=self.summary.get("wall_s", 0.0), **extra)
+        self.summary.pop("error", None)
+        self.write_summary()
+
     def log_epoch(self, row: dict[str, Any]) -> None:
         with open(self.metrics_path, "a", newline="") as f:
             csv.DictWriter(f, METRIC_COLUMNS).writerow({k: row.get(k, "") for k in METRIC_COLUMNS})
@@ -108,3 +124,40 @@ class RunFolder:
 
     def write_summary(self) -> None:
         atomic_write_text(self.summary_path, json.dumps(self.summary, indent=2, default=str))
+
+
+class WandbMirror:
+    """Mirror of the run folder in wandb (rank 0 only). Never waits for a network it was not given."""
+
+    def __init__(self, cfg, run: RunFolder, run_id: str | None):
+        import wandb  # lazy: only runs that ask for wandb pay for the import
+
+        mode = cfg.logger.mode or os.environ.get("WANDB_MODE") or ("online" if _has_wandb_key() else "offline")
+        self.wandb = wandb
+        self.run = wandb.init(
+            project=cfg.logger.project, group=cfg.logger.group or cfg.name, name=run.path.name,
+            id=run_id, resume="allow", dir=str(run.path), mode=mode, config=cfg.to_dict(), reinit="finish_previous",
+            settings=wandb.Settings(init_timeout=60, silent=True))
+        self.run_id = self.run.id if self.run else None
+        if self.run:
+            self.run.define_metric("*", step_metric="step")
+
+    def log(self, row: dict[str, Any], step: int) -> None:
+        if self.run:
+            self.run.log({**row, "step": step})
+
+    def finish(self) -> None:
+        if self.run:
+            self.run.finish()
+            self.run = None
+
+
+def _has_wandb_key() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    return netrc.exists() and "api.wandb.ai" in netrc.read_text(errors="ignore")
+
+
+def make_mirror(cfg, run: RunFolder, run_id: str | None) -> WandbMirror | None:
+    return WandbMirror(cfg, run, run_id) if cfg.logger.name == "wandb" else None

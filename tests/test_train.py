@@ -63,7 +63,7 @@ def test_diverged_run_ends_normally_with_its_step(make_config):
 
 
 def test_exception_marks_the_run_failed_and_keeps_the_traceback(make_config, monkeypatch):
-    import ablate.engine as engine
+    import ablate.trainer as engine
 
     def boom(*args, **kwargs):
         raise RuntimeError("injected")

@@ -61,7 +61,8 @@ def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
     return x.mean(0).tolist(), x.std(0).tolist()
 
 
-def build_data(cfg, seed: int, device: torch.device, batch_size: int, eval_batch_size: int) -> Loaders:
+def build_data(cfg, seed: int, device: torch.device, batch_size: int, eval_batch_size: int,
+               rank: int = 0, world_size: int = 1) -> Loaders:
     ds: ArrayDataset = DATASETS.build(cfg.name, cfg)
     train_x, train_y, test_x, test_y = ds.train_x, ds.train_y, ds.test_x, ds.test_y
     if cfg.subset is not None:
@@ -79,7 +80,8 @@ def build_data(cfg, seed: int, device: torch.device, batch_size: int, eval_batch
     aug = AUGMENTS.build(cfg.augment, mean=mean, std=std)
 
     def source(x, y, shuffle, bs, augment=None):
-        return TensorLoader(x, y, bs, mean, std, device, shuffle=shuffle, augment=augment, seed=seed)
+        return TensorLoader(x, y, bs, mean, std, device, shuffle=shuffle, augment=augment, seed=seed,
+                            rank=rank, world_size=world_size)
 
     train = source(train_x, train_y, True, batch_size, aug)
     test = source(test_x, test_y, False, eval_batch_size)

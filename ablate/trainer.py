@@ -1,0 +1,260 @@
+"""`train(cfg) -> summary`: one run, from a Config to a finished run folder.
+
+The run's life: set up (data, model, optimizer), resume from the newest readable checkpoint if there is one,
+then per epoch train → evaluate → log → checkpoint. It ends as completed, diverged (a non-finite loss, agreed
+across ranks), preempted (SIGTERM/SIGUSR1/$SUBMITIT_PREEMPT_SIGNAL: checkpoint at the next step boundary and
+return) or failed (any exception: traceback saved, status written, exception re-raised). Only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+
+from ablate import checkpoint, dist
+from ablate.config import Config
+from ablate.data import build_data
+from ablate.engine import EpochMeter, StepContext, evaluate, train_one_epoch
+from ablate.models import build_model, count_params
+from ablate.optim import build_optimizer, build_schedule, step_schedule
+from ablate.progress import Progress
+from ablate.sinks import RunFolder, make_mirror
+
+FINAL_STATUSES = ("completed", "diverged")  # re-running these would only repeat them
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def train(cfg: Config) -> dict:
+    """Train one run into `cfg.out_dir` (spawning `trainer.devices` workers) and return its summary."""
+    previous = RunFolder(cfg.out_dir).read_summary()
+    if previous and previous.get("status") in FINAL_STATUSES:
+        print(f"[ablate] {cfg.out_dir} is already {previous['status']}; skipping "
+              "(delete the folder or change `name` to run it again)")
+        return previous
+    world = dist.requested_world_size(cfg.trainer.devices)
+    if world > 1 and not dist.launched_by_torchrun():
+        dist.spawn(_train_process, world, cfg)
+        return RunFolder(cfg.out_dir).read_summary()
+    return _train_process(cfg)
+
+
+def _train_process(cfg: Config) -> dict:
+    env = dist.env_from_torchrun() if dist.launched_by_torchrun() else dist.DistEnv()
+    device = dist.device_for(env, cfg.trainer.device)
+    dist.setup(env, device)
+    try:
+        return Trainer(cfg, env, device).fit()
+    finally:
+        dist.cleanup(env)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, env: dist.DistEnv, device: torch.device):
+        t = cfg.trainer
+        if t.batch_size % env.world_size:
+            raise ValueError(f"trainer.batch_size={t.batch_size} (global) must divide by the {env.world_size} "
+                             "processes; choose a multiple")
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        self.cfg, self.env, self.device = cfg, env, device
+        self.ctx = StepContext(device, t.precision, t.channels_last)
+        seed_everything(cfg.seed)
+        self.data = build_data(cfg.data, cfg.seed, device, t.batch_size // env.world_size,
+                               t.eval_batch_size, rank=env.rank, world_size=env.world_size)
+        self.raw_model = build_model(cfg.model, self.data.num_classes, self.data.image_size).to(device)
+        if t.channels_last:
+            self.raw_model = self.raw_model.to(memory_format=torch.channels_last)
+        self.optimizer = build_optimizer(self.raw_model, cfg.optim)
+        self.scheduler = build_schedule(self.optimizer, cfg.optim, t.epochs)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=t.precision == "fp16")
+        model = DistributedDataParallel(self.raw_model) if env.active else self.raw_model
+        self.model = torch.compile(model) if t.compile else model
+        self.run = RunFolder(cfg.out_dir) if env.is_main else None
+        self.ckpt_dir = Path(cfg.out_dir) / "checkpoints"
+        self.epoch, self.batch, self.step = 1, 0, 0  # position: next epoch to run, batches done in it
+        self.meter = EpochMeter(device)
+        self.mirror, self.stop_reason, self._signal = None, None, None
+        self.diverged_step, self._checked = None, 0  # first non-finite step; meter steps already checked
+
+    # -- the run -----------------------------------------------------------------------------------------------
+    def fit(self) -> dict:
+        t_start = time.perf_counter()
+        resumed = self._resume()
+        if self.run:
+            self._open_record(resumed)
+        handlers = self._install_signal_handlers()
+        try:
+            status = self._epochs()
+            return self._finish(status, t_start)
+        except BaseException as exc:
+            if self.run:
+                (self.run.path / "traceback.txt").write_text(traceback.format_exc())
+                self._finish("failed", t_start, error=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self._restore_signal_handlers(handlers)
+            if self.mirror:
+                self.mirror.finish()
+
+    def _epochs(self) -> str:
+        t = self.cfg.trainer
+        progress = Progress(t.progress if self.env.is_main else "none", t.epochs, len(self.data.train),
+                            self.cfg.out_dir)
+        while self.epoch <= t.epochs:
+            self.data.train.set_epoch(self.epoch, start_batch=self.batch)
+            progress.start_epoch(self.epoch)
+            t0 = time.perf_counter()
+            lr = self.optimizer.param_groups[0]["lr"]
+            finished = train_one_epoch(self.model, self.data.train, self.optimizer, self.scaler, self.meter,
+                                       self.ctx, self.batch, self._after_step(progress))
+            progress.close()
+            if not finished and self.stop_reason != "limit":
+                return self._stop_early()
+            if self._diverged():
+                return "diverged"
+            row = self._end_epoch(lr, time.perf_counter() - t0, progress)
+            if t.stop_at_train_err is not None and row["train_err"] <= t.stop_at_train_err:
+                return "completed"
+        return "completed"
+
+    def _after_step(self, progress: Progress):
+        t = self.cfg.trainer
+
+        def after_step(batches_done: int) -> bool:
+            self.batch, self.step = batches_done, self.step + 1
+            progress.step(self.cfg.trainer.batch_size)
+            if t.limit_train_batches and batches_done >= t.limit_train_batches:
+                self.stop_reason = "limit"
+                return True
+            # Ranks agree before stopping (a lone rank leaving would hang the others in the next all-reduce);
+            # in one process the flag is read directly, with no device sync.
+            check = self.step % t.check_every == 0
+            preempt = self._signal is not None
+            if self.env.active:
+                preempt = check and dist.any_rank(preempt, self.device)
+            if preempt:
+                self.stop_reason = "preempted"
+                return True
+            if check and self._diverged():
+                self.stop_reason = "diverged"
+                return True
+            if t.ckpt_every and self.step % t.ckpt_every == 0:
+                self._save_checkpoint()
+            return False
+        return after_step
+
+    def _stop_early(self) -> str:
+        if self.stop_reason == "preempted":
+            self._save_checkpoint()
+        return self.stop_reason
+
+    def _diverged(self) -> bool:
+        bad = self.meter.first_nonfinite(since=self._checked)
+        self._checked = self.meter.steps
+        if dist.any_rank(bad is not None, self.device) if self.env.active else bad is not None:
+            self.diverged_step = self.step - self.meter.steps + (bad if bad is not None else self.meter.steps) + 1
+            return True
+        return False
+
+    def _end_epoch(self, lr: float, seconds: float, progress: Progress) -> dict:
+        train = self.meter.result()
+        val = evaluate(self.model, self.data.val, self.ctx)
+        test = evaluate(self.model, self.data.test, self.ctx) if self.data.test is not None else val
+        row = {"epoch": self.epoch, "step": self.step, "lr": lr, "train_loss": train["train_loss"],
+               "train_err": train["train_err"], "val_loss": val["loss"], "val_top1_err": val["top1_err"],
+               "val_top5_err": val["top5_err"], "test_loss": test["loss"], "test_top1_err": test["top1_err"],
+               "test_top5_err": test["top5_err"], "epoch_s": round(seconds, 4),
+               "images_per_s": round(train["images"] / max(seconds, 1e-9), 1)}
+        if self.run:
+            self.run.log_epoch(row)
+            progress.end_epoch(row)
+        if self.mirror:
+            self.mirror.log(row, self.step)
+        step_schedule(self.scheduler, val["top1_err"])
+        self.epoch, self.batch, self.meter, self._checked = self.epoch + 1, 0, EpochMeter(self.device), 0
+        self._save_checkpoint()
+        return row
+
+    def _finish(self, status: str, t_start: float, **fields) -> dict:
+        if status == "diverged":
+            fields.update(diverged_step=self.diverged_step, diverged_epoch=self.epoch)
+        if status == "preempted":
+            fields.update(preempt_signal=self._signal)
+        if not self.run:
+            return {"status": status, **fields}
+        wall = self.run.summary.get("wall_s_before_resume", 0.0) + time.perf_counter() - t_start
+        return self.run.finish(status, wall_s=wall, **fields)
+
+    # -- run folder, checkpoints, resume -----------------------------------------------------------------------
+    def _open_record(self, resumed: dict | None) -> None:
+        extra = {"params": count_params(self.raw_model), "world_size": self.env.world_size,
+                 "device": str(self.device), "data": self.data.info}
+        if resumed:
+            self.run.resume(self.epoch - 1, extra)
+        else:
+            self.run.start(self.cfg.to_dict(), extra)
+        self.mirror = make_mirror(self.cfg, self.run, resumed.get("mirror_id") if resumed else None)
+
+    def _save_checkpoint(self) -> None:
+        rng = [checkpoint.rng_state()]
+        meter = [self.meter.state_dict()]
+        if self.env.active:  # every rank's RNG and running sums, so each resumes its own stream
+            rng, meter = [None] * self.env.world_size, [None] * self.env.world_size
+            torch.distributed.all_gather_object(rng, checkpoint.rng_state())
+            torch.distributed.all_gather_object(meter, self.meter.state_dict())
+        if not self.run:
+            return
+        checkpoint.save(self.ckpt_dir, {
+            "model": self.raw_model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+            "epoch": self.epoch, "batch": self.batch, "step": self.step, "rng": rng, "meter": meter,
+            "world_size": self.env.world_size, "mirror_id": self.mirror.run_id if self.mirror else None})
+
+    def _resume(self) -> dict | None:
+        state = checkpoint.load_latest(self.ckpt_dir, map_location=self.device)
+        if state is None:
+            return None
+        if state["world_size"] != self.env.world_size:
+            raise ValueError(f"{self.ckpt_dir} was written by {state['world_size']} processes; resume it with "
+                             f"trainer.devices={state['world_size']}")
+        self.raw_model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.batch, self.step = state["epoch"], state["batch"], state["step"]
+        self.meter.load_state_dict(state["meter"][self.env.rank])
+        checkpoint.set_rng_state(state["rng"][self.env.rank])
+        if self.env.is_main:
+            print(f"[ablate] resuming {self.cfg.out_dir} at epoch {self.epoch}, batch {self.batch}", flush=True)
+        return state
+
+    # -- signals -----------------------------------------------------------------------------------------------
+    def _install_signal_handlers(self) -> dict:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        names = {signal.SIGTERM, signal.SIGUSR1}
+        if os.environ.get("SUBMITIT_PREEMPT_SIGNAL"):
+            names.add(getattr(signal, "SIG" + os.environ["SUBMITIT_PREEMPT_SIGNAL"].removeprefix("SIG")))
+
+        def on_signal(signum, frame):  # only a flag: the checkpoint is written at the next step boundary
+            self._signal = signal.Signals(signum).name
+        return {s: signal.signal(s, on_signal) for s in names}
+
+    @staticmethod
+    def _restore_signal_handlers(handlers: dict) -> None:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
