@@ -105,6 +105,15 @@ class RunFolder:
         self.summary.pop("error", None)
         self.write_summary()
 
+    def record_setup_failure(self, config: dict[str, Any], exc: BaseException, trace: str) -> None:
+        """A run that failed before its first step: keep what an earlier attempt logged, mark it failed."""
+        if self.read_summary() is None:
+            self.start(config, {})
+        else:
+            self.summary = self.read_summary()
+        (self.path / "traceback.txt").write_text(trace)
+        self.finish("failed", error=f"{type(exc).__name__}: {exc}")
+
     def log_epoch(self, row: dict[str, Any]) -> None:
         with open(self.metrics_path, "a", newline="") as f:
             csv.DictWriter(f, METRIC_COLUMNS).writerow({k: row.get(k, "") for k in METRIC_COLUMNS})

@@ -57,7 +57,13 @@ def _train_process(cfg: Config) -> dict:
     device = dist.device_for(env, cfg.trainer.device)
     dist.setup(env, device)
     try:
-        return Trainer(cfg, env, device).fit()
+        try:
+            trainer = Trainer(cfg, env, device)
+        except Exception as exc:  # set-up failed (data, model, ...): the run folder still says so
+            if env.is_main:
+                RunFolder(cfg.out_dir).record_setup_failure(cfg.to_dict(), exc, traceback.format_exc())
+            raise
+        return trainer.fit()
     finally:
         dist.cleanup(env)
 

@@ -1,0 +1,89 @@
+"""Faults inside sweeps, launchers, DDP and wandb: real processes, as users run them."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import ablate
+from tests.wandb_records import history
+
+SMALL = ["data.subset=200", "data.test_subset=50", "trainer.epochs=2", "trainer.batch_size=20",
+         "trainer.device=cpu", "trainer.threads=1", "trainer.progress=line"]
+
+
+def run(args, cwd, timeout=600, **env):
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **env})
+
+
+def statuses(sweep):
+    return {p.parent.name: json.loads(p.read_text())["status"] for p in sweep.glob("*/summary.json")}
+
+
+@pytest.mark.slow
+def test_diverged_and_failed_jobs_do_not_stop_the_sweep(tmp_path):
+    # lr=1e6 diverges; lr=0.01 completes; cifar10_mini with data.subset=99999 fails at run time (it has 4000).
+    proc = run([sys.executable, "-m", "ablate", "-m", "name=faults", "optim.lr=0.01,1e6", *SMALL], tmp_path)
+    assert proc.returncode == 0, proc.stderr  # diverged is a result, not a failure
+    found = statuses(tmp_path / "runs" / "faults")
+    assert sorted(found.values()) == ["completed", "diverged"]
+    diverged = next(p for p in (tmp_path / "runs/faults").glob("*lr=1000000.0*/summary.json"))
+    assert json.loads(diverged.read_text())["diverged_step"] >= 1
+    proc = run([sys.executable, "-m", "ablate", "-m", "name=faults2", "data=cifar10_mini",
+                "data.subset=99999,200", *SMALL[1:]],
+               tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    found = statuses(tmp_path / "runs" / "faults2")
+    assert sorted(found.values()) == ["completed", "failed"]
+    failed_dir = next(d for d, s in found.items() if s == "failed")
+    assert "ValueError" in (tmp_path / "runs/faults2" / failed_dir / "traceback.txt").read_text()
+    assert "failed" in proc.stdout and "2 jobs" in proc.stdout  # the status table
+
+
+@pytest.mark.slow
+def test_two_process_ddp_matches_one_process_at_the_same_global_batch(make_config):
+    one = ablate.train(make_config(["trainer.epochs=2", "trainer.batch_size=40"], "one"))
+    two = ablate.train(make_config(["trainer.epochs=2", "trainer.batch_size=40", "trainer.devices=2"], "two"))
+    assert two["status"] == "completed" and two["world_size"] == 2
+    for key in ["train_loss", "train_err", "val_loss", "val_top1_err", "val_top5_err"]:
+        assert two["final"][key] == pytest.approx(one["final"][key], abs=1e-4), key
+
+
+@pytest.mark.slow
+def test_torchrun_launch_writes_one_run_folder(tmp_path):
+    out = tmp_path / "tr"
+    proc = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "ablate",
+                *SMALL, f"hydra.run.dir={out}"], tmp_path, OMP_NUM_THREADS="1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["world_size"] == 2
+    assert len(pd.read_csv(out / "metrics.csv")) == 2
+
+
+@pytest.mark.slow
+def test_submitit_local_sweep_runs_jobs_as_separate_processes(tmp_path):
+    proc = run([sys.executable, "-m", "ablate", "-m", "hydra/launcher=submitit_local", "name=sub",
+                "model.activation=relu,tanh", *SMALL], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = statuses(tmp_path / "runs" / "sub")
+    assert sorted(found.values()) == ["completed", "completed"]
+    assert list((tmp_path / "runs" / "sub" / ".submitit").iterdir())  # submitit's own job folders
+
+
+@pytest.mark.slow
+def test_wandb_offline_mirrors_the_metrics(tmp_path):
+    out = tmp_path / "wb"
+    proc = run([sys.executable, "-m", "ablate", "logger=wandb", *SMALL, f"hydra.run.dir={out}"], tmp_path,
+               WANDB_MODE="offline", WANDB_API_KEY="")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    logs = list(out.glob("wandb/offline-run-*/run-*.wandb"))
+    assert len(logs) == 1
+    rows = [r for r in history(logs[0]) if "train_err" in r]
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert [float(r["train_err"]) for r in rows] == pytest.approx(metrics["train_err"].tolist())
+    assert [int(r["step"]) for r in rows] == metrics["step"].tolist()
+    assert json.loads((out / "summary.json").read_text())["status"] == "completed"
