@@ -44,7 +44,7 @@ def config(seed=0, activation="relu", norm="lrn", pool="overlap", towers=2, widt
 
 
 def write_run(folder: Path, cfg: dict, train_err: list[float], top1: float, top5: float,
-              status: str = "completed", truncate: bool = False, **summary) -> Path:
+              status: str = "completed", truncate: bool = False, val_offset: float = 0.0, **summary) -> Path:
     """A run folder as the trainer writes it; the last epoch has test errors top1/top5 (in %)."""
     folder.mkdir(parents=True)
     n = len(train_err)
@@ -54,7 +54,7 @@ def write_run(folder: Path, cfg: dict, train_err: list[float], top1: float, top5
         t1 = top1 / 100 + 0.01 * (n - e)  # improving to the final value at the last epoch
         t5 = top5 / 100 + 0.01 * (n - e)
         row = dict(epoch=e, step=10 * e, lr=cfg["optim"]["lr"], train_loss=1.0, train_err=err, val_loss=1.0,
-                   val_top1_err=t1, val_top5_err=t5, test_loss=1.0, test_top1_err=t1, test_top5_err=t5,
+                   val_top1_err=t1 + val_offset, val_top5_err=t5 + val_offset, test_loss=1.0, test_top1_err=t1, test_top5_err=t5,
                    epoch_s=1.0, images_per_s=100.0)
         lines.append(",".join(str(row[c]) for c in METRIC_COLUMNS))
     text = "\r\n".join(lines) + "\r\n"
@@ -286,3 +286,15 @@ def test_degenerate_inputs_still_make_a_report(tmp_path, capsys):
     delta = (tmp_path / "o2" / "table_delta.md").read_text()
     assert "| model.activation | tanh | relu | 0/0 | top-1 err (pts) | — | — | — | no claim |" in delta
     assert "error: OOM" in (tmp_path / "o2" / "index.md").read_text()
+
+
+def test_separate_validation_split_gets_its_own_columns_and_curves(tmp_path):
+    for s in range(2):
+        write_run(tmp_path / f"relu-{s}", config(s), RELU_ERR[s], 30 + s, 5, val_offset=0.02)
+        write_run(tmp_path / f"tanh-{s}", config(s, "tanh"), RELU_ERR[s], 40 + s, 5, val_offset=0.02)
+    out = tmp_path / "out"
+    assert report_main([str(tmp_path), "--out", str(out), "--format", "md,png"]) == 0
+    md = (out / "table_ilsvrc.md").read_text()
+    assert "Top-1 final (val) | Top-5 final (val) | Top-1 best (val)" in md and "Top-1 final (test)" in md
+    assert "| 2 | 1 | — | 32.50 ± 0.71 |" in md and "| 30.50 ± 0.71 |" in md  # val = test + 2 points
+    assert (out / "curves_model_activation.png").stat().st_size > 1000
