@@ -21,8 +21,11 @@ def test_report_builds_runs_csv_and_figure1_from_real_runs(make_config, tmp_path
     assert len(runs) == 8 and runs["run"].nunique() == 4
     assert set(runs["model.activation"]) == {"relu", "tanh"}
     assert {"epoch", "train_err", "seed", "optim.lr", "status"} <= set(runs.columns)
-    for name in ["fig1_train_err.png", "fig1_train_err.pdf"]:
+    for name in ["fig1_train_err.png", "fig1_train_err.pdf", "curves_model_activation.png"]:
         assert (out / name).stat().st_size > 1000
+    index = (out / "index.md").read_text()
+    assert "epochs to 25%: relu" in index and "| model.activation | tanh | relu | 2/2 | top-1 err" in index
+    assert "data:image/png;base64," in (out / "index.html").read_text()
 
 
 def test_unreadable_runs_are_skipped_with_one_warning_each(make_config, tmp_path, capsys):

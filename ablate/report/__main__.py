@@ -1,30 +1,131 @@
-"""`ablate-report RUN_OR_SWEEP_DIR... --out DIR`: run folders → runs.csv and the paper's figures."""
+"""`ablate-report PATH... --out DIR`: run folders → runs.csv, the paper's figures and tables, and a report page.
+
+Reads run folders only. Writes DIR/runs.csv (and runs.parquet with pyarrow), Figure 1 and per-axis figures,
+the ILSVRC-style error table, the ablation Δ table with verdicts, and DIR/index.md + a self-contained
+DIR/index.html.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import shlex
 import sys
 from pathlib import Path
 
-from ablate.report.collect import collect
-from ablate.report.figures import figure1
+import pandas as pd
+
+from ablate.report import figures, page, tables
+from ablate.report.collect import collect, per_run, warn
+from ablate.report.design import Design, varying_keys
+from ablate.report.page import Block
+from ablate.report.paper import FIG1_THRESHOLD, PAPER
+from ablate.report.speed import fig1_arms, speedup
+
+FORMATS = ("md", "html", "tex", "csv", "png", "pdf")
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    chosen = tuple(f.strip() for f in text.split(",") if f.strip())
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown format(s) {unknown}; choose from {', '.join(FORMATS)}")
+    return chosen
+
+
+def _baseline(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or not value:
+        raise argparse.ArgumentTypeError(f"{text!r}: write it as key=value, e.g. model.norm=lrn")
+    return key.strip(), value.strip()
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="ablate-report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paths", nargs="+", help="run folders or folders holding them (searched at any depth)")
+    parser.add_argument("--out", required=True, type=Path, help="folder for the report")
+    parser.add_argument("--format", type=_formats, default=FORMATS, metavar="LIST",
+                        help=f"comma-separated outputs among {','.join(FORMATS)} (default: all)")
+    parser.add_argument("--baseline", type=_baseline, action="append", default=[], metavar="KEY=VALUE",
+                        help="the baseline value of an axis for the Δ table (repeatable); defaults: the paper's "
+                             "choices (relu, lrn, overlap, dropout, coupled, 2 towers), else the commonest value")
+    return parser.parse_args(argv)
+
+
+def check_baselines(table: pd.DataFrame, baselines: dict[str, str]) -> str | None:
+    """An error message naming the fix, or None."""
+    axes = varying_keys(table)
+    for key, value in baselines.items():
+        if key not in table:
+            return f"--baseline {key}={value}: no config key {key} in the runs; swept keys: {', '.join(axes)}"
+        if value not in set(table[key]):
+            return (f"--baseline {key}={value}: no run has {key}={value}; "
+                    f"values in the runs: {', '.join(sorted(set(table[key])))}")
+    return None
+
+
+def write_runs(runs: pd.DataFrame, out: Path) -> list[Path]:
+    runs.to_csv(out / "runs.csv", index=False)
+    written = [out / "runs.csv"]
+    if importlib.util.find_spec("pyarrow"):
+        try:
+            runs.to_parquet(out / "runs.parquet", index=False)
+            written.append(out / "runs.parquet")
+        except (ValueError, TypeError, ImportError) as err:  # mixed-type columns pyarrow cannot store
+            warn(f"runs.parquet not written ({type(err).__name__}: {err})")
+    return written
+
+
+def build(runs: pd.DataFrame, one: pd.DataFrame, design: Design, out: Path, fmt: tuple[str, ...],
+          command: str) -> list[Block]:
+    arms = fig1_arms(one, design)
+    speed = speedup(arms)
+    splits = tables.splits(one)
+    axes_text = "; ".join(f"{a.title}: {', '.join(a.values)} (baseline {a.baseline}, {a.note})"
+                          for a in design.axes) or "none (a single variant)"
+    blocks = [Block("h1", "ablate report"),
+              Block("p", f"Re-running the design comparisons of {PAPER}. {one['run'].nunique()} runs; "
+                         f"axes (config keys that vary, seed aside): {axes_text}.")]
+    if arms:
+        blocks += [Block("h2", "Figure 1: ReLU vs tanh, epochs to 25% training error"),
+                   Block("figure", figures.figure1(runs, arms, speed, out, fmt)),
+                   Block("table", tables.speed_table(arms))]
+    blocks += [Block("h2", "Ablation verdicts"), Block("table", tables.delta_table(one, design, arms)),
+               Block("h2", "Errors per variant"), Block("table", tables.ilsvrc_table(one, design))]
+    if design.axes and not tables.completed(one).empty:
+        blocks.append(Block("h2", "Per axis"))
+        for axis in design.axes:
+            blocks += [Block("figure", figures.axis_curves(runs, one, design, axis, splits, out, fmt)),
+                       Block("figure", figures.axis_final(one, design, axis, splits[-1], out, fmt))]
+    blocks += [Block("h2", "Runs"), Block("table", tables.status_table(one, design)), *page.problem_runs(one)]
+    return blocks + page.provenance(one, command)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ablate-report", description=__doc__)
-    parser.add_argument("paths", nargs="+", help="run folders or folders holding them (searched at any depth)")
-    parser.add_argument("--out", required=True, type=Path, help="folder for runs.csv and the figures")
-    args = parser.parse_args(argv)
+    args = parse(argv)
+    command = "ablate-report " + shlex.join(sys.argv[1:] if argv is None else argv)
     runs = collect(args.paths)
     if runs.empty:
-        print(f"ablate-report: error: no run folders (with summary.json or metrics.csv) under {args.paths}",
-              file=sys.stderr)
+        print(f"ablate-report: error: no run folders (with summary.json, metrics.csv or config.yaml) under "
+              f"{args.paths}", file=sys.stderr)
         return 2
+    one = per_run(runs, FIG1_THRESHOLD)
+    baselines = dict(args.baseline)
+    problem = check_baselines(one, baselines)
+    if problem:
+        print(f"ablate-report: error: {problem}", file=sys.stderr)
+        return 2
+    design = Design.of(one, baselines)
     args.out.mkdir(parents=True, exist_ok=True)
-    runs.to_csv(args.out / "runs.csv", index=False)
-    written = [args.out / "runs.csv"]
-    if "model.activation" in runs and "train_err" in runs:
-        written += figure1(runs, args.out)
+    written = write_runs(runs, args.out)
+    blocks = build(runs, one, design, args.out, args.format, command)
+    for block in blocks:
+        if block.kind == "table" and block.content.name.startswith("table_"):
+            written += block.content.write(args.out, args.format)
+        elif block.kind == "figure":
+            written += block.content.files
+    written += page.write_page(blocks, args.out, args.format, "ablate report")
     for path in written:
         print(f"ablate-report: wrote {path}")
     return 0

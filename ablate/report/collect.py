@@ -1,22 +1,37 @@
 """Walk run folders at any depth and build one tidy table: one row per run per epoch.
 
 Every config key is flattened with dots (`model.activation`, `seed`, ...) beside the epoch's metrics and the
-run's status. A folder that cannot be read is skipped with one warning line; partial, diverged and failed runs
-are kept with their status, so a report can show them as such.
+run's status and provenance. A run folder is read leniently: a truncated last line of metrics.csv (a run killed
+mid-write) or malformed rows are dropped, a bad summary.json leaves status "unknown", and a folder with no
+readable config.yaml, or with no record at all, is skipped. Each run with any of that, or whose status is not
+"completed", gets exactly one warning line; nothing is dropped silently.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
-RUN_MARKERS = ("summary.json", "metrics.csv")
+from ablate.report.stats import epochs_to
+
+RUN_FILES = ("summary.json", "metrics.csv", "config.yaml")
+# Run-level columns taken from summary.json (config keys are dotted, or one of TOP_LEVEL_KEYS).
+INFO_COLUMNS = ["run", "status", "epochs_completed", "diverged_step", "error", "params", "world_size", "wall_s",
+                "git_sha", "git_dirty", "start_time", "end_time", "ablate_version", "torch_version"]
+TOP_LEVEL_KEYS = ("name", "seed", "out_dir")
+
+
+def warn(message: str) -> None:
+    print(f"ablate-report: warning: {message}", file=sys.stderr)
 
 
 def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -30,44 +45,94 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:
-    """Every folder under `paths` (or a path itself) holding a run's summary.json or metrics.csv."""
+    """Every folder under `paths` (or a path itself) holding a run file, or a Hydra job folder (`.hydra/`)."""
     found: set[Path] = set()
     for root in map(Path, paths):
         if not root.exists():
             warn(f"{root}: no such file or folder")
             continue
-        candidates = [root] if root.is_dir() else []
-        candidates += [p.parent for marker in RUN_MARKERS for p in root.rglob(marker)]
-        found.update(c for c in candidates if any((c / m).exists() for m in RUN_MARKERS))
+        if root.is_file():
+            root = root.parent
+        hits = [p for name in RUN_FILES for p in root.rglob(name) if ".hydra" not in p.parts]
+        found.update(p.parent for p in hits)
+        # A Hydra job that died before the trainer started leaves only .hydra/: report it, don't hide it.
+        found.update(p.parent for p in root.rglob(".hydra") if p.is_dir())
+        if any((root / name).exists() for name in RUN_FILES):
+            found.add(root)
     return sorted(found)
 
 
-def warn(message: str) -> None:
-    print(f"ablate-report: warning: {message}", file=sys.stderr)
+def read_metrics(path: Path, problems: list[str]) -> pd.DataFrame:
+    """metrics.csv as numbers; a truncated last line and rows with the wrong field count are dropped."""
+    empty = pd.DataFrame({"epoch": pd.Series(dtype=float)})
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        problems.append("no metrics.csv")
+        return empty
+    lines = text.splitlines()
+    if len(lines) < 2:
+        problems.append("no epochs in metrics.csv")
+        return empty
+    if not text.endswith("\n"):  # rows are written whole and flushed: a missing newline is a cut write
+        lines = lines[:-1]
+        problems.append("truncated last line of metrics.csv dropped")
+    header, *body = list(csv.reader(lines))
+    rows = [r for r in body if len(r) == len(header)]
+    if len(rows) < len(body):
+        problems.append(f"{len(body) - len(rows)} malformed row(s) of metrics.csv dropped")
+    if "epoch" not in header:
+        problems.append("metrics.csv has no epoch column")
+        return empty
+    frame = pd.DataFrame(rows, columns=header).apply(pd.to_numeric, errors="coerce")
+    return frame.dropna(subset=["epoch"]).reset_index(drop=True)
+
+
+def _read_structured(path: Path, problems: list[str]) -> dict | None:
+    try:
+        text = path.read_text()
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except FileNotFoundError:
+        problems.append(f"no {path.name}")
+        return None
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        problems.append(f"unreadable {path.name} ({type(err).__name__})")
+        return None
+    if not isinstance(data, dict):
+        problems.append(f"unreadable {path.name} (not a mapping)")
+        return None
+    return data
+
+
+def run_info(folder: Path, summary: dict) -> dict[str, Any]:
+    git, versions = summary.get("git") or {}, summary.get("versions") or {}
+    info = {"run": str(folder), "status": summary.get("status", "unknown"),
+            "ablate_version": versions.get("ablate"), "torch_version": versions.get("torch"),
+            "git_sha": git.get("sha"), "git_dirty": git.get("dirty")}
+    for key in ("epochs_completed", "diverged_step", "error", "params", "world_size", "wall_s",
+                "start_time", "end_time"):
+        info[key] = summary.get(key)
+    return info
 
 
 def read_run(folder: Path) -> pd.DataFrame | None:
-    """One run's rows, or None (with a warning) when its record cannot be read."""
-    try:
-        config = yaml.safe_load((folder / "config.yaml").read_text()) or {}
-        summary = json.loads((folder / "summary.json").read_text())
-    except (OSError, ValueError, yaml.YAMLError) as err:
-        warn(f"{folder}: skipped, unreadable config.yaml/summary.json ({type(err).__name__}: {err})")
+    """One run's rows (one per logged epoch, or one row without metrics), or None when it cannot be placed."""
+    problems: list[str] = []
+    summary = _read_structured(folder / "summary.json", problems)
+    config = _read_structured(folder / "config.yaml", problems)
+    metrics = read_metrics(folder / "metrics.csv", problems)
+    if config is None or (summary is None and metrics.empty):
+        warn(f"{folder}: skipped: {'; '.join(problems)}")
         return None
-    try:
-        metrics = pd.read_csv(folder / "metrics.csv")
-    except (OSError, ValueError, pd.errors.ParserError) as err:
-        warn(f"{folder}: no readable metrics.csv ({type(err).__name__}); keeping its status only")
-        metrics = pd.DataFrame({"epoch": pd.Series(dtype=float)})
-    metrics = metrics.apply(pd.to_numeric, errors="coerce").dropna(subset=["epoch"])
-    status = summary.get("status", "unknown")
-    if status not in ("completed",):
-        warn(f"{folder}: status {status} ({len(metrics)} epochs logged)")
-    info = {"run": str(folder), "status": status, "params": summary.get("params"),
-            "git_sha": (summary.get("git") or {}).get("sha"), "start_time": summary.get("start_time")}
+    info = run_info(folder, summary or {})
+    status = info["status"]
+    detail = {"diverged": f" at step {info['diverged_step']}", "failed": f" ({info['error']})"}.get(status, "")
+    if status != "completed" or problems:
+        note = f"; {'; '.join(problems)}" if problems else ""
+        warn(f"{folder}: status {status}{detail}, {len(metrics)} epoch(s) logged{note}")
     info.update(flatten(config))
     if metrics.empty:  # keep the run visible even without epochs
-        return pd.DataFrame([info])
+        return pd.DataFrame([{**info, "epoch": math.nan}])
     return metrics.assign(**{k: [v] * len(metrics) for k, v in info.items()})
 
 
@@ -76,3 +141,47 @@ def collect(paths: Iterable[str | Path]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["run", "status", "epoch"])
     return pd.concat(frames, ignore_index=True)
+
+
+def config_keys(runs: pd.DataFrame) -> list[str]:
+    return [c for c in runs.columns if "." in c or c in TOP_LEVEL_KEYS]
+
+
+def norm_value(value: Any) -> str:
+    """A config value as the one string that names it in tables (1 and 1.0 are the same value)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "unset"
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value)).lower()
+    if isinstance(value, float | np.floating):
+        return str(int(value)) if float(value).is_integer() else f"{float(value):g}"
+    return str(value)
+
+
+def _one_run(group: pd.DataFrame, threshold: float) -> dict[str, Any]:
+    epochs = group.dropna(subset=["epoch"]).sort_values("epoch")
+    row: dict[str, Any] = {"epochs_logged": len(epochs), "last_epoch": epochs["epoch"].max()}
+    if epochs.empty:
+        return row
+    final = epochs.iloc[-1]
+    val = epochs["val_top1_err"] if "val_top1_err" in epochs else pd.Series(dtype=float)
+    best = epochs.loc[val.idxmin()] if val.notna().any() else final  # best = lowest val top-1, as summary.json
+    for col in epochs.columns:
+        if col.endswith("_err") or col.endswith("_loss"):
+            row[f"final_{col}"], row[f"best_{col}"] = final[col], best[col]
+    row["best_epoch"] = best["epoch"]
+    if "train_err" in epochs:
+        row["epochs_to_threshold"] = epochs_to(epochs["epoch"], epochs["train_err"], threshold)
+    return row
+
+
+def per_run(runs: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """One row per run: config values as normalized strings, provenance, final/best metrics, epochs to threshold."""
+    rows = []
+    for _, group in runs.groupby("run", sort=True):
+        first = group.iloc[0]
+        row = {k: norm_value(first[k]) for k in config_keys(runs)}
+        row.update({k: first[k] for k in INFO_COLUMNS if k in group})
+        row.update(_one_run(group, threshold))
+        rows.append(row)
+    return pd.DataFrame(rows)

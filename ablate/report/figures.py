@@ -1,7 +1,13 @@
-"""Figures (matplotlib, Agg): readable at paper size, written as PNG and PDF."""
+"""Figures (matplotlib, Agg), sized and lettered for a paper column, written as PNG and/or PDF.
+
+Curves are the mean over the seeds of a cell with a band from the lowest to the highest seed; final-error plots
+show each seed as a dot and the mean with ±1 sample-std error bars. Only completed runs are drawn.
+"""
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -10,33 +16,107 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-FIG1_THRESHOLD = 0.25  # the paper's Figure 1 marks 25% training error
+from ablate.report.design import Axis, Design  # noqa: E402
+from ablate.report.paper import FIG1_THRESHOLD  # noqa: E402
+from ablate.report.speed import Arm, SpeedUp, arm_name  # noqa: E402
+from ablate.report.stats import mean_std  # noqa: E402
+
+STYLE = {"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7, "axes.labelsize": 8,
+         "xtick.labelsize": 7, "ytick.labelsize": 7, "axes.grid": True, "grid.alpha": 0.3}
+FIGURE_FORMATS = ("png", "pdf")
 
 
-def save(fig, out: Path, stem: str) -> list[Path]:
+@dataclass
+class Figure:
+    stem: str
+    caption: str
+    files: list[Path] = field(default_factory=list)
+    png: bytes = b""  # the PNG, for embedding in index.html
+
+
+def save(fig, out: Path, stem: str, caption: str, formats: tuple[str, ...]) -> Figure:
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{stem}.png", out / f"{stem}.pdf"]
-    for p in paths:
-        fig.savefig(p, dpi=200 if p.suffix == ".png" else None, bbox_inches="tight")
+    result = Figure(stem, caption)
+    for fmt in (f for f in FIGURE_FORMATS if f in formats):
+        path = out / f"{stem}.{fmt}"
+        fig.savefig(path, dpi=200 if fmt == "png" else None, bbox_inches="tight")
+        result.files.append(path)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight")
+    result.png = buffer.getvalue()
     plt.close(fig)
-    return paths
+    return result
 
 
-def figure1(runs: pd.DataFrame, out: Path, by: str = "model.activation") -> list[Path]:
-    """Training error vs epoch, one line per activation (mean over seeds, band = min..max), dashed 25%."""
-    data = runs.dropna(subset=["epoch", "train_err"])
-    fig, ax = plt.subplots(figsize=(4.5, 3.4))
-    for value, group in data.groupby(by, sort=True):
-        curve = group.groupby("epoch")["train_err"].agg(["mean", "min", "max", "count"])
-        n = group["run"].nunique()
-        line, = ax.plot(curve.index, curve["mean"], label=f"{value} (n={n})")
-        if n > 1:
-            ax.fill_between(curve.index, curve["min"], curve["max"], alpha=0.2, color=line.get_color())
-    ax.axhline(FIG1_THRESHOLD, ls="--", color="k", lw=0.8, label="25% training error")
-    ax.set_xlabel("epochs")
-    ax.set_ylabel("training error rate")
-    ax.set_ylim(0, 1)
-    ax.set_title("Figure 1: training error vs epochs", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    return save(fig, out, "fig1_train_err")
+def _band(ax, runs: pd.DataFrame, metric: str, label: str) -> None:
+    curve = runs.dropna(subset=["epoch", metric]).groupby("epoch")[metric].agg(["mean", "min", "max"]) * 100
+    if curve.empty:
+        return
+    line, = ax.plot(curve.index, curve["mean"], label=label, lw=1.2)
+    if runs["run"].nunique() > 1:
+        ax.fill_between(curve.index, curve["min"], curve["max"], alpha=0.2, color=line.get_color(), lw=0)
+
+
+def figure1(runs: pd.DataFrame, arms: list[Arm], speed: SpeedUp | None, out: Path,
+            formats: tuple[str, ...] = FIGURE_FORMATS) -> Figure:
+    """Training error vs epochs per activation, dashed line at 25%, the measured speed-up in the title."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(3.4, 2.6))
+        for arm in arms:
+            _band(ax, runs[runs["run"].isin(arm.runs)], "train_err", f"{arm_name(arm)} (n={len(arm.runs)})")
+        ax.axhline(FIG1_THRESHOLD * 100, ls="--", color="k", lw=0.8)
+        ax.set(xlabel="epochs", ylabel="training error (%)", ylim=(0, 100))
+        head = speed.text(FIG1_THRESHOLD) if speed else "speed-up: needs completed relu and tanh runs"
+        ax.set_title(head.replace(", tanh", ",\ntanh"), fontsize=6.5)
+        ax.legend(loc="upper right")
+    caption = ("Figure 1: training error vs epochs per activation (mean over seeds, band min–max), dashed line "
+               f"at 25%. {head} (paper: 6×).")
+    return save(fig, out, "fig1_train_err", caption, formats)
+
+
+def _axis_runs(per_run: pd.DataFrame, design: Design, axis: Axis) -> dict[str, list[str]]:
+    done = per_run[(per_run["status"] == "completed") & per_run["epochs_logged"].gt(0)]
+    part = design.at_baseline(done, free=(axis.key,))
+    return {v: list(part.loc[part[axis.key] == v, "run"]) for v in axis.values}
+
+
+def axis_curves(runs: pd.DataFrame, per_run: pd.DataFrame, design: Design, axis: Axis, splits: list[str],
+                out: Path, formats: tuple[str, ...]) -> Figure:
+    groups = _axis_runs(per_run, design, axis)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(splits), figsize=(3.4 * len(splits), 2.6), squeeze=False)
+        for ax, split in zip(axes[0], splits, strict=True):
+            for value, ids in groups.items():
+                if ids:
+                    _band(ax, runs[runs["run"].isin(ids)], f"{split}_top1_err", f"{value} (n={len(ids)})")
+            ax.set(xlabel="epochs", ylabel=f"{split} top-1 error (%)", title=f"{axis.title}")
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend()
+    others = design.baseline_text(skip=(axis.key,))
+    caption = (f"{' and '.join(splits)} top-1 error vs epochs per {axis.title} (mean, band min–max over seeds)"
+               + (f"; other axes at {others}." if others else "."))
+    return save(fig, out, f"curves_{axis.key.replace('.', '_')}", caption, formats)
+
+
+def axis_final(per_run: pd.DataFrame, design: Design, axis: Axis, split: str, out: Path,
+               formats: tuple[str, ...]) -> Figure:
+    groups = _axis_runs(per_run, design, axis)
+    by_run = per_run.set_index("run")
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 2, figsize=(5.0, 2.4))
+        for ax, k in zip(axes, (1, 5), strict=True):
+            col = f"final_{split}_top{k}_err"
+            for i, ids in enumerate(groups.values()):
+                values = list(by_run.loc[ids, col] * 100) if ids else []
+                mean, std, n = mean_std(values)
+                ax.scatter([i] * len(values), values, s=8, color="0.6", zorder=2)
+                if n:
+                    ax.errorbar(i, mean, yerr=std if n > 1 else 0, fmt="o", color="C0", capsize=3, zorder=3)
+            names = [f"{v}\n(baseline)" if v == axis.baseline else v for v in groups]
+            long = max(len(str(v)) for v in groups) > 8
+            ax.set_xticks(range(len(groups)), names, rotation=30 if long else 0, ha="right" if long else "center")
+            ax.set(ylabel=f"final {split} top-{k} error (%)", xlabel=axis.key)
+        fig.tight_layout()
+    caption = (f"Final {split} top-1 and top-5 error per {axis.title}: seeds as dots, mean ± 1 sample std; "
+               f"baseline {axis.baseline}.")
+    return save(fig, out, f"final_{axis.key.replace('.', '_')}", caption, formats)
