@@ -22,18 +22,67 @@ def _one_of(key: str, value: Any, allowed: list[str]) -> None:
 
 @dataclass
 class ModelConfig:
-    name: str = "convnet4"  # model registry key: convnet4, ...
-    activation: str = "relu"  # activation registry key (paper §3.1)
+    name: str = "convnet4"  # model registry key: convnet4, alexnet, alexnet_cifar, convlocal
+    activation: str = "relu"  # activation registry key (paper §3.1): sigmoid, tanh, relu, leaky_relu, elu, prelu, gelu
     leaky_slope: float = 0.01  # negative slope of leaky_relu
     elu_alpha: float = 1.0  # saturation value of elu for large negative inputs
-    hidden: int = 64  # units in convnet4's hidden fully connected layer
+    hidden: int = 64  # units in each hidden fully connected layer (convnet4: 64; alexnet fc6/fc7: 4096)
+    norm: str = "none"  # norm after the activations of conv1, conv2 (§3.3): lrn, none, groupnorm, batchnorm
+    lrn_size: int = 5  # LRN window n, in adjacent channels (§3.3)
+    lrn_alpha: float = 1e-4  # LRN α (§3.3), read per lrn_convention
+    lrn_beta: float = 0.75  # LRN exponent β (§3.3)
+    lrn_k: float = 2.0  # LRN additive constant k (§3.3)
+    lrn_convention: str = "cudaconvnet"  # cudaconvnet: α/n multiplies the sum (torch, Caffe); formula: α as printed
+    groupnorm_groups: int = 32  # groupnorm groups, clipped to (a divisor of) the channel count
+    pool: str = "overlap"  # pooling windows (§3.4): overlap (3×3 stride 2), nonoverlap (2×2 stride 2)
+    pool_kernel: int | None = None  # pooling window side in pixels; None = the pool axis' value
+    pool_stride: int | None = None  # pooling stride in pixels; None = the pool axis' value
+    regularizer: str = "none"  # on the hidden fc layers: dropout (§4.2), dropconnect (Wan et al. 2013), none
+    dropout: float = 0.5  # dropout: probability of zeroing a unit (§4.2: 0.5)
+    dropout_style: str = "inverted"  # inverted: kept units ×1/(1−p) in training; paper: outputs ×(1−p) at test
+    dropconnect_keep: float = 0.5  # DropConnect keep probability p of each weight (Wan et al.: M ~ Bernoulli(p))
+    dropconnect_mask: str = "example"  # example: a fresh mask per training example; batch: one mask per batch
+    dropconnect_inference: str = "sample"  # sample: Gaussian moment matching (Wan et al.); mean: a(pWv + b)
+    dropconnect_samples: int = 1000  # Z, Gaussian samples per unit averaged by sample inference
+    towers: int = 1  # alexnet*: towers (GPUs) the kernels are split over (§3.2: 2); 1 = single tower
+    width: float = 1.0  # multiplier on every conv layer's kernel count (0.5 = the paper's one-GPU net)
+    scale_conv5: bool = False  # alexnet*: model.width also scales conv5 (False: the paper's one-GPU net, §3.2)
+    local: bool = True  # convlocal: locally connected layer3/layer4 (cuda-convnet); False = convolutions
+    init: str = "default"  # weight init: paper (§5 / the source's values), kaiming, default (torch's)
 
     def check(self) -> None:
-        from ablate.models import MODELS
+        from ablate.models import INITS, MODELS, NORMS, POOLS, REGULARIZERS, TOWERED
         from ablate.models.layers import ACTIVATIONS
 
         MODELS.check(self.name)
         ACTIVATIONS.check(self.activation)
+        NORMS.check(self.norm)
+        POOLS.check(self.pool)
+        REGULARIZERS.check(self.regularizer)
+        INITS.check(self.init)
+        _one_of("model.lrn_convention", self.lrn_convention, ["cudaconvnet", "formula"])
+        _one_of("model.dropout_style", self.dropout_style, ["inverted", "paper"])
+        _one_of("model.dropconnect_mask", self.dropconnect_mask, ["example", "batch"])
+        _one_of("model.dropconnect_inference", self.dropconnect_inference, ["sample", "mean"])
+        _positive(self, "model", ["hidden", "lrn_size", "groupnorm_groups", "dropconnect_samples", "towers",
+                                  "width", "lrn_beta", "lrn_k"])
+        _positive(self, "model", ["pool_kernel", "pool_stride"], optional=True)
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"model.dropout={self.dropout} must be in [0, 1) (the probability of dropping)")
+        if not 0 < self.dropconnect_keep <= 1:
+            raise ConfigError(f"model.dropconnect_keep={self.dropconnect_keep} must be in (0, 1] (keep probability)")
+        if self.lrn_alpha < 0:
+            raise ConfigError(f"model.lrn_alpha={self.lrn_alpha} must be >= 0")
+        if self.towers != 1 and self.name not in TOWERED:
+            raise ConfigError(f"model.towers={self.towers} needs a model with towers ({', '.join(TOWERED)}); "
+                              f"{self.name} has one tower: set model.towers=1")
+
+
+def _positive(section: Any, prefix: str, keys: list[str], optional: bool = False) -> None:
+    for key in keys:
+        value = getattr(section, key)
+        if (value is not None or not optional) and not value > 0:
+            raise ConfigError(f"{prefix}.{key}={value} must be > 0")
 
 
 @dataclass
@@ -58,21 +107,43 @@ class DataConfig:
 
 @dataclass
 class OptimConfig:
-    name: str = "sgd"  # optimizer registry key
+    name: str = "sgd"  # optimizer registry key: sgd (with momentum), adam
     lr: float = 0.01  # base learning rate (per step, for the global batch)
     momentum: float = 0.9  # SGD momentum μ (paper §5: 0.9)
-    weight_decay: float = 0.0  # decay strength λ (paper: 5e-4)
-    weight_decay_style: str = "coupled"  # coupled: L2 added to the gradient (the paper's rule); none
-    schedule: str = "constant"  # learning-rate schedule registry key
+    weight_decay: float = 0.0  # decay strength λ (paper §5: 5e-4); equal λ is not equal strength across styles
+    weight_decay_style: str = "coupled"  # coupled: λw added to the gradient (§5's rule); decoupled: SGDW/AdamW; none
+    decay_bias_and_norm: bool = False  # also decay biases, norm and PReLU parameters (default: weights only)
+    adam_beta1: float = 0.9  # Adam β1, decay of the gradient average
+    adam_beta2: float = 0.999  # Adam β2, decay of the squared-gradient average
+    adam_eps: float = 1e-8  # Adam ε added to the denominator
+    schedule: str = "constant"  # lr schedule registry key: plateau (§5), step, cosine, constant
+    plateau_factor: float = 0.1  # plateau: lr multiplier per drop (§5: divide by 10)
+    plateau_patience: int = 2  # plateau: epochs without a new best validation error before a drop (ours)
+    plateau_max_drops: int = 3  # plateau: most drops over a run (§5: reduced three times)
+    step_size: int = 30  # step: epochs between lr drops
+    step_gamma: float = 0.1  # step: lr multiplier per drop
+    cosine_min_lr: float = 0.0  # cosine: lr the cosine decays to after the last epoch
+    paper_momentum_rescale: bool = False  # sgd: rescale the momentum buffer on lr changes to match §5's v-form
 
     def check(self) -> None:
-        from ablate.optim import OPTIMIZERS, SCHEDULES
+        from ablate.optim import DECAY_STYLES, OPTIMIZERS, SCHEDULES
 
         OPTIMIZERS.check(self.name)
         SCHEDULES.check(self.schedule)
-        _one_of("optim.weight_decay_style", self.weight_decay_style, ["coupled", "none"])
-        if self.lr <= 0:
-            raise ConfigError(f"optim.lr={self.lr} must be > 0")
+        _one_of("optim.weight_decay_style", self.weight_decay_style, list(DECAY_STYLES))
+        _positive(self, "optim", ["lr", "adam_eps", "step_size"])
+        for key in ("momentum", "adam_beta1", "adam_beta2"):
+            if not 0 <= getattr(self, key) < 1:
+                raise ConfigError(f"optim.{key}={getattr(self, key)} must be in [0, 1)")
+        for key in ("plateau_factor", "step_gamma"):
+            if not 0 < getattr(self, key) <= 1:
+                raise ConfigError(f"optim.{key}={getattr(self, key)} must be in (0, 1]")
+        for key in ("weight_decay", "plateau_patience", "plateau_max_drops", "cosine_min_lr"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"optim.{key}={getattr(self, key)} must be >= 0")
+        if self.paper_momentum_rescale and self.name != "sgd":
+            raise ConfigError(f"optim.paper_momentum_rescale applies to sgd only; optim.name={self.name!r}: "
+                              "set optim.paper_momentum_rescale=false")
 
 
 @dataclass

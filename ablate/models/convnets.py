@@ -1,10 +1,23 @@
-"""Small CIFAR-10 networks from the paper's experiments."""
+"""Small CIFAR-10 networks from the paper's experiments, both cuda-convnet example nets.
+
+Both pool with cuda-convnet's convention: a window may overhang the right edge (`ceil_mode=True`), so the
+overlapping 3×3/2 and the non-overlapping 2×2/2 pooling both take 32 → 16 → 8 → 4 and the pool axis changes
+only the windows, not the sizes of the layers after them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
 
 from torch import nn
+
+from ablate.models.layers import LocallyConnected2d, pool_out
+from ablate.models.parts import Parts
+
+
+def _regularized(module: nn.Module) -> nn.Module:
+    """The Linear inside a regularizer block (or the Linear itself)."""
+    return module if isinstance(module, nn.Linear) else module.linear
 
 
 class ConvNet4(nn.Module):
@@ -14,22 +27,80 @@ class ConvNet4(nn.Module):
     (32, 32, 64 maps, "same" padding), each followed by 3×3 stride-2 pooling (max, then average, average), a
     fully connected hidden layer and the output layer. cuda-convnet pools with windows that may overhang the
     right edge (32 → 16 → 8 → 4); `ceil_mode=True` reproduces that exactly.
+
+    Axes: the norm (none by default) follows the activations of conv1 and conv2, where AlexNet has LRN; the
+    pool axis swaps the windows and keeps the max/avg/avg kinds; the regularizer acts on the hidden fc layer
+    (dropout on its outputs, or DropConnect on its weights), none by default since Figure 1 used none;
+    model.width scales the three convolutions. `paper` init is the layer file's initW (1e-4, 0.01, 0.01,
+    0.1, 0.1), biases 0.
     """
 
-    def __init__(self, act: Callable[[], nn.Module], num_classes: int = 10, hidden: int = 64,
-                 in_channels: int = 3, image_size: int = 32):
+    def __init__(self, parts: Parts, num_classes: int = 10, hidden: int = 64, in_channels: int = 3,
+                 image_size: int = 32):
         super().__init__()
+        c1, c2, c3 = parts.width(32), parts.width(32), parts.width(64)
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 5, padding=2), act(), nn.MaxPool2d(3, 2, ceil_mode=True),
-            nn.Conv2d(32, 32, 5, padding=2), act(), nn.AvgPool2d(3, 2, ceil_mode=True),
-            nn.Conv2d(32, 64, 5, padding=2), act(), nn.AvgPool2d(3, 2, ceil_mode=True),
+            nn.Conv2d(in_channels, c1, 5, padding=2), parts.act(c1), parts.norm(c1), parts.pool("max", True),
+            nn.Conv2d(c1, c2, 5, padding=2), parts.act(c2), parts.norm(c2), parts.pool("avg", True),
+            nn.Conv2d(c2, c3, 5, padding=2), parts.act(c3), parts.pool("avg", True),
         )
         side = image_size
-        for _ in range(3):
-            side = -(-(side - 3) // 2) + 1  # ceil-mode pooling output size
+        for i, layer in enumerate(m for m in self.features if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d))):
+            side = pool_out(side, layer, f"convnet4 pool{i + 1}")
         self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(64 * side * side, hidden), act(), nn.Linear(hidden, num_classes),
+            nn.Flatten(), parts.hidden(c3 * side * side, hidden), nn.Linear(hidden, num_classes),
         )
 
     def forward(self, x):
         return self.classifier(self.features(x))
+
+    def weighted_layers(self) -> list[tuple[nn.Module, float, float]]:
+        convs = [m for m in self.features if isinstance(m, nn.Conv2d)]
+        stds = (1e-4, 0.01, 0.01)
+        return [(c, s, 0.0) for c, s in zip(convs, stds, strict=True)] + [
+            (_regularized(self.classifier[1]), 0.1, 0.0), (self.classifier[2], 0.1, 0.0)]
+
+
+class ConvLocal(nn.Module):
+    """cuda-convnet's layers-conv-local-11pct net, the source of §3.3's CIFAR-10 claim (13% error without
+    response normalization, 11% with).
+
+    conv1 64 5×5 → act → norm → max pool 3/2 → conv2 64 5×5 → act → norm → max pool 3/2 → local3 32 3×3 →
+    act → local4 32 3×3 → act → output layer. local3/local4 are true locally connected layers (unshared
+    weights and biases per position), as in cuda-convnet; `model.local=false` swaps them for convolutions.
+    The conf/model/convlocal.yaml defaults are the layer file's: cross-map LRN over 5 maps with scale 1e-3
+    (cuda-convnet divides it by the window, our `cudaconvnet` convention), power 0.75, k = 1 (cuda-convnet's
+    constant; AlexNet's §3.3 uses k = 2); `paper` init is its initW (1e-4, 0.01, 0.04, 0.04, 0.01), biases 0.
+
+    Substitutions: cuda-convnet's per-layer learning rates (epsW/epsB) and per-layer weight decay (0.004 on
+    local3, local4, fc10 only; 0 on the convolutions) are not per-layer here; the harness has one optimizer
+    setting for all layers, which the optim axes set. The net has no hidden fc layer, so `model.regularizer`
+    acts on the output layer: dropout on its inputs (the local4 units), DropConnect on its weights.
+    """
+
+    def __init__(self, parts: Parts, num_classes: int = 10, in_channels: int = 3, image_size: int = 32,
+                 local: bool = True):
+        super().__init__()
+        c1, c2, c3 = parts.width(64), parts.width(64), parts.width(32)
+        layers = OrderedDict(conv1=nn.Conv2d(in_channels, c1, 5, padding=2), act1=parts.act(c1),
+                             norm1=parts.norm(c1), pool1=parts.pool("max", True))
+        layers.update(conv2=nn.Conv2d(c1, c2, 5, padding=2), act2=parts.act(c2), norm2=parts.norm(c2),
+                      pool2=parts.pool("max", True))
+        side = pool_out(pool_out(image_size, layers["pool1"], "convlocal pool1"), layers["pool2"], "convlocal pool2")
+        if local:
+            layers.update(local3=LocallyConnected2d(c2, c3, 3, side, padding=1), act3=parts.act(c3),
+                          local4=LocallyConnected2d(c3, c3, 3, side, padding=1), act4=parts.act(c3))
+        else:
+            layers.update(local3=nn.Conv2d(c2, c3, 3, padding=1), act3=parts.act(c3),
+                          local4=nn.Conv2d(c3, c3, 3, padding=1), act4=parts.act(c3))
+        layers.update(flatten=nn.Flatten())
+        self.features = nn.Sequential(layers)
+        self.output = parts.output(c3 * side * side, num_classes)
+
+    def forward(self, x):
+        return self.output(self.features(x))
+
+    def weighted_layers(self) -> list[tuple[nn.Module, float, float]]:
+        f = self.features
+        return [(f.conv1, 1e-4, 0.0), (f.conv2, 0.01, 0.0), (f.local3, 0.04, 0.0), (f.local4, 0.04, 0.0),
+                (_regularized(self.output), 0.01, 0.0)]

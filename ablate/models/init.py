@@ -1,0 +1,55 @@
+"""The `model.init` axis: how weights and biases start.
+
+Every model lists its weighted layers, input to output, with the (weight std, bias) its source used:
+`model.weighted_layers() -> [(layer, std, bias), ...]`; the last entry is the output layer.
+
+- `paper`: those values. For the AlexNets that is §5: weights N(0, 0.01²), biases 1 in conv2, conv4, conv5
+  and the hidden fc layers (to give ReLUs positive inputs early), 0 elsewhere. For the cuda-convnet CIFAR nets
+  it is their layer files' `initW` per layer, biases 0.
+- `kaiming`: He et al. 2015, weights N(0, gain²/fan_in) with the activation's gain (gain 1 on the output
+  layer), biases 0.
+- `default`: torch's own initialisation, left untouched.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ablate.models.layers import fan_in, kaiming_gain
+from ablate.registry import Registry
+
+INITS = Registry("model.init")
+
+
+@INITS.register("default")
+def _default(model: nn.Module, cfg) -> None:
+    return None
+
+
+@torch.no_grad()
+def _set(layer: nn.Module, std: float, bias: float) -> None:
+    layer.weight.normal_(0.0, std)
+    if layer.bias is not None:
+        layer.bias.fill_(bias)
+
+
+@INITS.register("paper")
+def _paper(model: nn.Module, cfg) -> None:
+    for layer, std, bias in model.weighted_layers():
+        _set(layer, std, bias)
+
+
+@INITS.register("kaiming")
+def _kaiming(model: nn.Module, cfg) -> None:
+    layers = [layer for layer, _, _ in model.weighted_layers()]
+    gain = kaiming_gain(cfg)
+    for i, layer in enumerate(layers):
+        _set(layer, (1.0 if i == len(layers) - 1 else gain) / math.sqrt(fan_in(layer)), 0.0)
+
+
+def apply_init(model: nn.Module, cfg) -> nn.Module:
+    INITS.get(cfg.init)(model, cfg)
+    return model

@@ -1,0 +1,44 @@
+"""`Parts`: one ModelConfig's axis values bound to their options, the kit every model is assembled from.
+
+A model asks for "an activation for 96 channels", "the norm after conv1", "a max pool", "a hidden fc layer"
+and gets whatever the config selects, so each axis changes exactly one thing in every model.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ablate.models.layers import ACTIVATIONS, NORMS, POOLS, activation_options, norm_options
+from ablate.models.regularizers import REGULARIZERS, regularizer_options
+
+
+class Parts:
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def act(self, channels: int | None = None) -> nn.Module:
+        """The activation; `channels` sizes per-channel parameters (PReLU)."""
+        return ACTIVATIONS.build(self.cfg.activation, channels=channels, **activation_options(self.cfg))
+
+    def norm(self, channels: int, towers: int = 1) -> nn.Module:
+        """The normalization that sits where the paper puts LRN (after the activation, before pooling)."""
+        return NORMS.build(self.cfg.norm, channels, towers=towers, **norm_options(self.cfg))
+
+    def pool(self, kind: str = "max", ceil_mode: bool = False) -> nn.Module:
+        """A pooling layer of `kind` (max/avg) with the pool axis' window, or the configured overrides."""
+        return POOLS.build(self.cfg.pool, kind, ceil_mode, kernel=self.cfg.pool_kernel, stride=self.cfg.pool_stride)
+
+    def hidden(self, in_features: int, out_features: int) -> nn.Module:
+        """A hidden fully connected layer with its activation and the configured regularizer."""
+        return REGULARIZERS.build(self.cfg.regularizer, in_features, out_features, self.act(out_features),
+                                  **regularizer_options(self.cfg))
+
+    def output(self, in_features: int, out_features: int) -> nn.Module:
+        """A regularized output layer, for nets without hidden fc layers (no activation: logits)."""
+        return REGULARIZERS.build(self.cfg.regularizer, in_features, out_features, nn.Identity(),
+                                  **{**regularizer_options(self.cfg), "dropout_on_input": True})
+
+    def width(self, base: int, towers: int = 1, scale: bool = True) -> int:
+        """`base` kernels scaled by model.width, rounded to a whole number per tower (at least one each)."""
+        factor = self.cfg.width if scale else 1.0
+        return max(1, round(base * factor / towers)) * towers

@@ -1,0 +1,289 @@
+import dataclasses
+import math
+from functools import cache
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import ablate
+from ablate.cli import to_config
+from ablate.config import ModelConfig
+from ablate.models import INITS, MODELS, NORMS, POOLS, REGULARIZERS, TOWERED, build_model, count_params
+from ablate.models import regularizers as R
+from ablate.models.layers import ACTIVATIONS, TowerLRN, norm_groups
+from ablate.registry import ConfigError
+from tests.conftest import compose_cfg
+
+# Small inputs exercise every code path quickly; alexnet's 224 geometry has its own tests below.
+IMAGE = {"convnet4": 32, "alexnet": 99, "alexnet_cifar": 32, "convlocal": 32}
+
+
+@cache
+def yaml_model(name: str) -> ModelConfig:
+    """The model section as conf/model/<name>.yaml composes it, with small fc layers."""
+    return dataclasses.replace(to_config(compose_cfg([f"model={name}"])).model, hidden=32)
+
+
+def axis_cases():
+    for name in MODELS.names():
+        values = [("activation", a) for a in ACTIVATIONS.names()] + [("norm", n) for n in NORMS.names()]
+        values += [("pool", p) for p in POOLS.names()] + [("regularizer", r) for r in REGULARIZERS.names()]
+        values += [("init", i) for i in INITS.names()] + [("width", 0.5), ("lrn_convention", "formula")]
+        values += [("dropconnect_mask", "batch"), ("dropconnect_inference", "mean"), ("dropout_style", "paper")]
+        values += [("pool_kernel", 3), ("pool_stride", 1)]
+        values += [("towers", t) for t in (1, 2)] if name in TOWERED else [("local", False)] * (name == "convlocal")
+        yield from ((name, key, value) for key, value in values)
+
+
+def _forward_backward(model: nn.Module, image: int, classes: int = 10) -> None:
+    x = torch.randn(2, 3, image, image)
+    logits = model(x)
+    assert logits.shape == (2, classes) and torch.isfinite(logits).all()
+    F.cross_entropy(logits, torch.tensor([0, 1])).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, f"{name} got no gradient"
+        assert torch.isfinite(p.grad).all(), f"{name} has a non-finite gradient"
+    model.eval()
+    with torch.no_grad():
+        assert torch.isfinite(model(x)).all()
+
+
+@pytest.mark.parametrize("name,key,value", list(axis_cases()))
+def test_every_model_builds_and_trains_with_every_axis_value(name, key, value):
+    torch.manual_seed(0)
+    regularized = {"dropconnect_mask": "dropconnect", "dropconnect_inference": "dropconnect",
+                   "dropout_style": "dropout"}
+    extra = {"regularizer": regularized[key]} if key in regularized else {}
+    cfg = dataclasses.replace(yaml_model(name), **{key: value}, **extra)
+    cfg.check()
+    _forward_backward(build_model(cfg, 10, IMAGE[name]), IMAGE[name])
+
+
+def _alexnet(**kw) -> nn.Module:
+    return build_model(dataclasses.replace(yaml_model("alexnet"), hidden=4096, **kw), 1000, 224)
+
+
+def _expected_params(widths, towers, classes=1000, hidden=4096, side=6):
+    """AlexNet's parameters counted by hand: grouped conv2/4/5 see widths[i-1]/towers input maps."""
+    c1, c2, c3, c4, c5 = widths
+    convs = [(3, c1, 11, 1), (c1, c2, 5, towers), (c2, c3, 3, 1), (c3, c4, 3, towers), (c4, c5, 3, towers)]
+    total = sum(cout * (cin // groups) * k * k + cout for cin, cout, k, groups in convs)
+    fcs = [(c5 * side * side, hidden), (hidden, hidden), (hidden, classes)]
+    return total + sum(i * o + o for i, o in fcs)
+
+
+def test_alexnet_two_towers_has_the_papers_geometry_and_parameter_count():
+    model = _alexnet(init="default")
+    assert count_params(model) == 60_965_224 == _expected_params((96, 256, 384, 384, 256), 2)
+    f = model.features
+    assert [f.conv2.groups, f.conv3.groups, f.conv4.groups, f.conv5.groups] == [2, 1, 2, 2]
+    assert f.norm1.towers == 2 and f.norm2.towers == 2
+    shapes = {}
+    for layer in ("conv1", "pool1", "pool2", "pool5"):
+        getattr(f, layer).register_forward_hook(lambda m, i, o, layer=layer: shapes.__setitem__(layer, o.shape))
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 224, 224)).shape == (1, 1000)
+    assert shapes["conv1"] == (1, 96, 55, 55) and shapes["pool1"][-1] == 27
+    assert shapes["pool2"][-1] == 13 and shapes["pool5"] == (1, 256, 6, 6)
+
+
+def test_alexnet_one_tower_and_the_papers_one_gpu_comparison_net():
+    assert count_params(_alexnet(towers=1)) == _expected_params((96, 256, 384, 384, 256), 1) == 62_378_344
+    # §3.2 footnote: half the kernels in conv1-conv4, conv5 and the fc layers kept full size.
+    assert count_params(_alexnet(towers=1, width=0.5)) == _expected_params((48, 128, 192, 192, 256), 1)
+    assert count_params(_alexnet(towers=1, width=0.5, scale_conv5=True)) == _expected_params(
+        (48, 128, 192, 192, 128), 1)
+
+
+@pytest.mark.slow
+def test_alexnet_224_forward_backward_with_paper_settings():
+    torch.manual_seed(0)
+    _forward_backward(_alexnet(), 224, classes=1000)
+
+
+@pytest.mark.parametrize("image", [224, 227])
+def test_alexnet_conv1_gives_55_from_224_and_227(image):
+    model = build_model(dataclasses.replace(yaml_model("alexnet"), width=1 / 96 * 2), 10, image)
+    out = model.features.conv1(model.features.pad(torch.zeros(1, 3, image, image)))
+    assert out.shape[-2:] == (55, 55)
+
+
+def test_paper_init_values():
+    torch.manual_seed(0)
+    model = build_model(yaml_model("alexnet_cifar"), 10, 32)
+    f = model.features
+    ones = [f.conv2, f.conv4, f.conv5, model.fc6.linear, model.fc7.linear]
+    zeros = [f.conv1, f.conv3, model.fc8]
+    assert all(bool((m.bias == 1).all()) for m in ones) and all(bool((m.bias == 0).all()) for m in zeros)
+    assert abs(float(f.conv3.weight.detach().std()) - 0.01) < 5e-4
+
+
+def test_kaiming_init_uses_the_activation_gain():
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(yaml_model("alexnet_cifar"), init="kaiming", activation="tanh")
+    model = build_model(cfg, 10, 32)
+    conv3 = model.features.conv3
+    fan_in = conv3.in_channels * 9
+    assert abs(float(conv3.weight.detach().std()) - 5 / 3 / math.sqrt(fan_in)) < 2e-3
+    assert abs(float(model.fc8.weight.detach().std()) - 1 / math.sqrt(32)) < 0.02  # output layer: gain 1
+    assert bool((conv3.bias == 0).all())
+
+
+def test_convnet4_defaults_are_the_foundation_net():
+    cfg = to_config(compose_cfg()).model
+    assert (cfg.norm, cfg.pool, cfg.regularizer, cfg.init) == ("none", "overlap", "none", "default")
+    model = build_model(cfg, 10, 32)
+    pools = [m for m in model.features if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d))]
+    assert [type(p).__name__ for p in pools] == ["MaxPool2d", "AvgPool2d", "AvgPool2d"]
+    assert all(p.kernel_size == 3 and p.stride == 2 and p.ceil_mode for p in pools)
+    assert not any(isinstance(m, (nn.Dropout, R.DropConnectFC, nn.LocalResponseNorm)) for m in model.modules())
+
+
+def test_lrn_conventions_match_the_formula_by_hand():
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 3, 3) * 10
+    n, alpha, beta, k = 5, 1e-3, 0.75, 2.0
+    sq = F.pad(x.pow(2), (0, 0, 0, 0, n // 2, n // 2))
+    window = torch.stack([sq[:, c:c + n].sum(1) for c in range(8)], 1)  # Σ over max(0,i−n/2)..min(N−1,i+n/2)
+    formula = x / (k + alpha * window) ** beta
+    per_size = x / (k + alpha / n * window) ** beta
+    torch.testing.assert_close(TowerLRN(n, alpha, beta, k, convention="formula")(x), formula)
+    torch.testing.assert_close(TowerLRN(n, alpha, beta, k, convention="cudaconvnet")(x), per_size)
+
+
+def test_lrn_stays_within_each_tower():
+    lrn = TowerLRN(5, 1.0, 0.75, 2.0, towers=2)
+    x = torch.randn(1, 8, 2, 2)
+    y = x.clone()
+    y[:, 4:] *= 100  # change only the second tower's maps
+    torch.testing.assert_close(lrn(x)[:, :4], lrn(y)[:, :4])
+    assert not torch.allclose(TowerLRN(5, 1.0, 0.75, 2.0)(x)[:, :4], TowerLRN(5, 1.0, 0.75, 2.0)(y)[:, :4])
+
+
+def test_groupnorm_groups_are_clipped_to_divisors():
+    assert norm_groups(96, 32) == 32 and norm_groups(16, 32) == 16 and norm_groups(48, 32, towers=2) == 24
+    assert norm_groups(6, 4) == 3
+
+
+@pytest.mark.parametrize("key", ["name", "activation", "norm", "pool", "regularizer", "init", "lrn_convention",
+                                 "dropout_style", "dropconnect_mask", "dropconnect_inference"])
+def test_every_model_choice_key_fails_with_the_valid_names(key):
+    valid = {"name": MODELS.names(), "activation": ACTIVATIONS.names(), "norm": NORMS.names(),
+             "pool": POOLS.names(), "regularizer": REGULARIZERS.names(), "init": INITS.names(),
+             "lrn_convention": ["cudaconvnet", "formula"], "dropout_style": ["inverted", "paper"],
+             "dropconnect_mask": ["example", "batch"], "dropconnect_inference": ["sample", "mean"]}[key]
+    with pytest.raises(ConfigError, match="choose one of") as err:
+        to_config(compose_cfg([f"model.{key}=bogus"]))
+    assert all(v in str(err.value) for v in valid)
+
+
+@pytest.mark.parametrize("override,needle", [(["model.towers=2"], "model.towers=1"),
+                                             (["model.width=0"], "model.width"),
+                                             (["model.dropout=1.0"], "model.dropout"),
+                                             (["model.dropconnect_keep=0"], "model.dropconnect_keep"),
+                                             (["model.pool_kernel=0"], "model.pool_kernel")])
+def test_bad_model_values_fail_at_validation(override, needle):
+    with pytest.raises(ConfigError, match=needle):
+        to_config(compose_cfg(override))
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_a_pool_window_too_large_fails_before_training_naming_the_fix(name):
+    cfg = dataclasses.replace(yaml_model(name), pool_kernel=20, pool_stride=20)
+    with pytest.raises(ConfigError, match="model.pool_kernel"):
+        build_model(cfg, 10, IMAGE[name])
+
+
+def test_alexnet_on_cifar_sized_input_points_to_alexnet_cifar():
+    with pytest.raises(ConfigError, match="alexnet_cifar"):
+        build_model(yaml_model("alexnet"), 10, 8)
+
+
+# DropConnect (Wan et al. 2013) ------------------------------------------------------------------------------
+
+
+def _dropconnect(**kw) -> R.DropConnectFC:
+    torch.manual_seed(0)
+    return R.DropConnectFC(6, 3, nn.Identity(), keep=kw.pop("keep", 0.5), **kw)
+
+
+def test_dropconnect_mean_inference_is_deterministic_and_is_a_of_pWv():
+    layer = _dropconnect(inference="mean").eval()
+    v = torch.randn(4, 6)
+    torch.testing.assert_close(layer(v), layer(v))
+    torch.testing.assert_close(layer(v), 0.5 * v @ layer.linear.weight.T + layer.linear.bias)
+
+
+@pytest.mark.parametrize("mask", ["example", "batch"])
+def test_dropconnect_train_outputs_average_to_the_mean_output(mask):
+    layer = _dropconnect(mask=mask, inference="mean")
+    v = torch.randn(1, 6)
+    with torch.no_grad():
+        draws = torch.cat([layer(v.expand(200, 6)) for _ in range(20)])  # 4000 masks (20 for "batch")
+        target = layer.eval()(v)
+    w = layer.linear.weight.detach()
+    std = (0.25 * (w * w) @ (v * v).T).sqrt().T
+    draws_per_mask = 200 if mask == "batch" else 1
+    tolerance = 5 * std / math.sqrt(len(draws) / draws_per_mask)
+    assert ((draws.mean(0, keepdim=True) - target).abs() <= tolerance).all()
+
+
+def test_dropconnect_masks_are_per_example_by_default_and_shared_in_batch_mode():
+    v = torch.randn(1, 6).expand(8, 6)
+    per_example = _dropconnect()(v)
+    assert not torch.allclose(per_example[0], per_example[1])
+    shared = _dropconnect(mask="batch")(v)
+    torch.testing.assert_close(shared, shared[:1].expand(8, 3))
+
+
+def test_dropconnect_sample_inference_matches_the_moment_matched_gaussian():
+    keep = 0.3
+    layer = _dropconnect(keep=keep, samples=1).eval()  # one sample per call: its draws are u itself
+    v = torch.randn(1, 6)
+    w, b = layer.linear.weight.detach(), layer.linear.bias.detach()
+    mean = keep * v @ w.T + b
+    var = keep * (1 - keep) * (v * v) @ (w * w).T
+    with torch.no_grad():
+        u = layer(v.expand(20000, 6))
+        train = layer.train()(v.expand(20000, 6))  # the actual DropConnect pre-activations
+    for draws in (u, train):  # the samples follow N(mean, var), whose moments are DropConnect's own
+        torch.testing.assert_close(draws.mean(0, keepdim=True), mean, atol=float(5 * var.max().sqrt() / 141), rtol=0)
+        torch.testing.assert_close(draws.var(0, keepdim=True), var, rtol=0.05, atol=1e-6)
+
+
+def test_dropconnect_sample_inference_averages_the_activation_of_samples():
+    torch.manual_seed(0)
+    layer = R.DropConnectFC(6, 3, nn.ReLU(), keep=0.5, samples=4000).eval()
+    v = torch.randn(2, 6)
+    w, b = layer.linear.weight.detach(), layer.linear.bias.detach()
+    mean, std = 0.5 * v @ w.T + b, (0.25 * (v * v) @ (w * w).T).sqrt()
+    normal = torch.distributions.Normal(0.0, 1.0)
+    z = mean / std  # E[relu(u)] for u ~ N(mean, std²), in closed form
+    expected = mean * normal.cdf(z) + std * normal.log_prob(z).exp()
+    torch.testing.assert_close(layer(v), expected, atol=float(4 * std.max() / math.sqrt(4000)), rtol=0)
+
+
+def test_per_example_dropconnect_gradient_is_exact_across_chunks(monkeypatch):
+    monkeypatch.setattr(R, "_BUDGET", 24)  # 4 examples per chunk of 3×2 masks: several chunks
+    v = torch.randn(10, 2, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: R._PerExampleMaskedLinear.apply(a, b, 0.5, 1234), (v, w))
+
+
+def test_paper_dropout_scales_at_test_time():
+    drop = R.PaperDropout(0.5)
+    x = torch.ones(1000)
+    kept = drop(x)
+    assert set(kept.unique().tolist()) == {0.0, 1.0}
+    torch.testing.assert_close(drop.eval()(x), x * 0.5)
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS.names() if m != "alexnet"])  # alexnet: 224 input
+def test_every_cifar_model_trains_one_epoch_through_the_engine(make_config, model):
+    overrides = [f"model={model}", "model.hidden=16", "model.width=0.25", "optim=paper", "data.subset=50",
+                 "data.test_subset=20", "trainer.batch_size=25", "model.regularizer=dropconnect",
+                 "model.dropconnect_samples=10"]
+    summary = ablate.train(make_config(overrides, model))
+    assert summary["status"] == "completed"

@@ -1,0 +1,223 @@
+import dataclasses
+import io
+
+import pytest
+import torch
+from torch import nn
+
+from ablate.cli import to_config
+from ablate.config import OptimConfig
+from ablate.optim import (
+    DECAY_STYLES,
+    OPTIMIZERS,
+    SCHEDULES,
+    SGD,
+    build_optimizer,
+    build_schedule,
+    param_groups,
+    step_schedule,
+)
+from ablate.registry import ConfigError
+from tests.conftest import compose_cfg
+
+LR, MU, LAM = 0.1, 0.9, 5e-4
+
+
+class Net(nn.Module):
+    """A conv, a norm, a PReLU and a linear layer: decayed weights and every kind of excluded parameter."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.norm, self.act = nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2), nn.PReLU(2)
+        self.fc = nn.Linear(2, 1)
+
+    def forward(self, x):
+        return self.fc(self.act(self.norm(self.conv(x))).mean((2, 3)))
+
+
+def _cfg(**kw) -> OptimConfig:
+    return dataclasses.replace(OptimConfig(lr=LR, momentum=MU, weight_decay=LAM), **kw)
+
+
+def _model() -> nn.Module:
+    torch.manual_seed(0)
+    return Net()
+
+
+def _step(opt, model: nn.Module, grads: list[torch.Tensor]) -> None:
+    for p, g in zip(model.parameters(), grads, strict=True):
+        p.grad = g.clone()
+    opt.step()
+
+
+def _grads(model: nn.Module, seed: int) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(p.shape, generator=gen) for p in model.parameters()]
+
+
+def test_coupled_sgd_is_the_papers_v_form_update():
+    model = _model()
+    w0 = model.fc.weight.detach().clone()
+    opt = build_optimizer(model, _cfg())
+    v = torch.zeros_like(w0)
+    w = w0.clone()
+    for seed in (1, 2, 3):  # several steps, so the velocity term matters
+        grads = _grads(model, seed)
+        g = grads[[n for n, _ in model.named_parameters()].index("fc.weight")]
+        v = MU * v - LAM * LR * w - LR * g  # §5: v ← 0.9v − 0.0005·ε·w − ε·∂L/∂w;  w ← w + v
+        w = w + v
+        _step(opt, model, grads)
+        torch.testing.assert_close(model.fc.weight.detach(), w)
+
+
+def test_decoupled_differs_from_coupled_exactly_by_the_decay_through_momentum():
+    models = {style: _model() for style in ("coupled", "decoupled")}
+    w0 = models["coupled"].fc.weight.detach().clone()
+    opts = {s: build_optimizer(m, _cfg(weight_decay_style=s)) for s, m in models.items()}
+    for seed in (1, 2):
+        for style, model in models.items():
+            _step(opts[style], model, _grads(model, seed))
+    # Step 1 is the same update for both; at step 2 coupled also carries μ·(λ·w0) in its momentum buffer.
+    diff = models["coupled"].fc.weight.detach() - models["decoupled"].fc.weight.detach()
+    torch.testing.assert_close(diff, -LR * MU * LAM * w0)
+
+
+@pytest.mark.parametrize("name,style", [(n, s) for n in ("sgd", "adam") for s in ("coupled", "decoupled")])
+def test_decay_excluded_parameters_are_untouched_by_decay(name, style):
+    model = _model()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = build_optimizer(model, _cfg(name=name, weight_decay=0.1, weight_decay_style=style))
+    _step(opt, model, [torch.zeros_like(p) for p in model.parameters()])  # zero loss gradient: decay only
+    for n, p in model.named_parameters():
+        decayed = n in ("conv.weight", "fc.weight")
+        assert torch.equal(p, before[n]) != decayed, n
+    included = build_optimizer(model, _cfg(weight_decay=0.1, decay_bias_and_norm=True))
+    _step(included, model, [torch.zeros_like(p) for p in model.parameters()])
+    assert not torch.equal(model.fc.bias, before["fc.bias"]) and not torch.equal(model.act.weight, before["act.weight"])
+
+
+def test_no_decay_style_means_no_decay():
+    model = _model()
+    groups = param_groups(model, _cfg(weight_decay_style="none"))
+    assert all(g["weight_decay"] == 0.0 for g in groups)
+    assert sum(len(g["params"]) for g in groups) == len(list(model.parameters()))
+
+
+def test_adam_decoupled_is_adamw_by_hand():
+    model = _model()
+    w0 = model.fc.weight.detach().clone()
+    opt = build_optimizer(model, _cfg(name="adam", lr=1e-3, weight_decay=0.1, weight_decay_style="decoupled"))
+    grads = _grads(model, 1)
+    g = grads[[n for n, _ in model.named_parameters()].index("fc.weight")]
+    _step(opt, model, grads)
+    # First Adam step: bias-corrected m̂ = g, v̂ = g², so the step is lr·g/(|g| + ε); decay is lr·λ·w beside it.
+    expected = w0 * (1 - 1e-3 * 0.1) - 1e-3 * g / (g.abs() + 1e-8)
+    torch.testing.assert_close(model.fc.weight.detach(), expected)
+
+
+def test_paper_momentum_rescale_keeps_the_velocity_across_an_lr_drop():
+    lrs = [0.1, 0.1, 0.01, 0.01]
+    results = {}
+    for rescale in (True, False):
+        model = _model()
+        opt = build_optimizer(model, _cfg(paper_momentum_rescale=rescale))
+        for step, lr in enumerate(lrs):
+            for group in opt.param_groups:
+                group["lr"] = lr
+            _step(opt, model, _grads(model, step))
+        results[rescale] = model.fc.weight.detach()
+    model = _model()
+    w = model.fc.weight.detach().clone()
+    v = torch.zeros_like(w)
+    index = [n for n, _ in model.named_parameters()].index("fc.weight")
+    for step, lr in enumerate(lrs):
+        v = MU * v - LAM * lr * w - lr * _grads(model, step)[index]
+        w = w + v
+    torch.testing.assert_close(results[True], w)
+    assert not torch.allclose(results[False], w)
+
+
+def _run(opt, sched, model, epochs, errors):
+    for epoch in range(epochs):
+        _step(opt, model, _grads(model, epoch))
+        step_schedule(sched, errors[epoch])
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES.names())
+@pytest.mark.parametrize("name", OPTIMIZERS.names())
+def test_optimizer_and_schedule_round_trip_through_state_dicts(name, schedule):
+    cfg = _cfg(name=name, schedule=schedule, plateau_patience=0, step_size=2,
+               paper_momentum_rescale=name == "sgd")
+    errors = [0.5, 0.6, 0.7, 0.4, 0.45, 0.5, 0.55, 0.3]
+    model = _model()
+    opt = build_optimizer(model, cfg)
+    sched = build_schedule(opt, cfg, 8)
+    _run(opt, sched, model, 4, errors)
+    buffer = io.BytesIO()  # a checkpoint, as the engine would write one
+    torch.save((opt.state_dict(), sched.state_dict(), model.state_dict()), buffer)
+    buffer.seek(0)
+    saved = torch.load(buffer, weights_only=True)
+    _run(opt, sched, model, 4, errors[4:])
+
+    resumed = _model()
+    resumed.load_state_dict(saved[2])
+    opt2 = build_optimizer(resumed, cfg)
+    sched2 = build_schedule(opt2, cfg, 8)
+    opt2.load_state_dict(saved[0])
+    sched2.load_state_dict(saved[1])
+    _run(opt2, sched2, resumed, 4, errors[4:])
+    for a, b in zip(model.parameters(), resumed.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    assert opt.param_groups[0]["lr"] == opt2.param_groups[0]["lr"]
+
+
+def test_plateau_divides_by_ten_when_validation_error_stops_improving_at_most_three_times():
+    opt = SGD(nn.Linear(1, 1).parameters(), lr=0.01)
+    sched = build_schedule(opt, _cfg(schedule="plateau", plateau_patience=1), epochs=20)
+    lrs = []
+    for err in [0.5, 0.4, 0.4, 0.39, 0.39, 0.39, 0.39, 0.39, 0.39, 0.39, 0.39, 0.39]:
+        opt.step()
+        step_schedule(sched, err)
+        lrs.append(opt.param_groups[0]["lr"])
+    # 0.4 equalling the best is not an improvement; 2 bad epochs (patience 1) drop the lr; then the floor.
+    assert lrs[:3] == [0.01, 0.01, 0.01] and lrs[3] == 0.01
+    assert lrs[5] == pytest.approx(1e-3) and lrs[7] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-5)
+    assert lrs[-1] == pytest.approx(1e-5)
+
+
+def test_step_and_cosine_schedules():
+    opt = SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+    sched = build_schedule(opt, _cfg(schedule="step", step_size=2, step_gamma=0.5), epochs=6)
+    seen = []
+    for _ in range(4):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        step_schedule(sched, 0.0)
+    assert seen == [1.0, 1.0, 0.5, 0.5]
+    opt = SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+    sched = build_schedule(opt, _cfg(schedule="cosine"), epochs=4)
+    seen = []
+    for _ in range(4):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        step_schedule(sched, 0.0)
+    assert seen[0] == 1.0 and seen[2] == pytest.approx(0.5) and 0 < seen[3] < seen[2]
+
+
+@pytest.mark.parametrize("key,valid", [("name", OPTIMIZERS.names()), ("schedule", SCHEDULES.names()),
+                                       ("weight_decay_style", list(DECAY_STYLES))])
+def test_every_optim_choice_key_fails_with_the_valid_names(key, valid):
+    with pytest.raises(ConfigError, match="choose one of") as err:
+        to_config(compose_cfg([f"optim.{key}=bogus"]))
+    assert all(v in str(err.value) for v in valid)
+
+
+def test_optim_groups_compose_and_bad_values_fail():
+    paper = to_config(compose_cfg(["optim=paper"])).optim
+    assert (paper.weight_decay, paper.schedule, paper.paper_momentum_rescale) == (5e-4, "plateau", True)
+    assert to_config(compose_cfg(["optim=adam"])).optim.weight_decay_style == "decoupled"
+    with pytest.raises(ConfigError, match="sgd only"):
+        to_config(compose_cfg(["optim=adam", "optim.paper_momentum_rescale=true"]))
+    for bad in ("optim.momentum=1.0", "optim.weight_decay=-1", "optim.plateau_factor=0", "optim.lr=0"):
+        with pytest.raises(ConfigError, match=bad.split("=")[0]):
+            to_config(compose_cfg([bad]))
