@@ -87,14 +87,20 @@ def _positive(section: Any, prefix: str, keys: list[str], optional: bool = False
 
 @dataclass
 class DataConfig:
-    name: str = "synthetic"  # dataset registry key: synthetic, cifar10_mini, ...
+    name: str = "synthetic"  # dataset registry key: synthetic, cifar10_mini, cifar10, imagenet, synthetic_imagenet
     root: str = "data/cifar10"  # where a file-backed data set lives (ignored by synthetic/embedded sets)
-    subset: int | None = None  # use N training images (stratified per class); None = all
+    subset: int | None = None  # use N training images (stratified per class, seeded); None = all
     test_subset: int | None = None  # use N test images (stratified); None = all
     val_size: int = 0  # images carved from train for validation; 0 = validate on the test split
-    augment: str = "none"  # augmentation registry key (paper §4.1)
-    loader: str = "auto"  # batch source: auto, tensor (in-memory uint8 arrays, batched aug on the device)
-    workers: int = 0  # DataLoader worker processes for file-backed sets
+    augment: str = "none"  # augmentation registry key (paper §4.1): none, crop_flip, crop_flip_pca
+    test_crops: int = 1  # 1 = centre crop; 10 = four corners + centre and their flips, softmax averaged
+    crop_padding: int = 4  # zero padding (pixels) around small images (CIFAR) before random crops
+    pca_std: float = 0.1  # σ of AlexNet's lighting noise coefficients α (crop_flip_pca)
+    download: bool = False  # fetch CIFAR-10's python batches into data.root when missing (needs a network)
+    skip_bad: bool = False  # skip (and count) unreadable image files instead of stopping with an error
+    loader: str = "auto"  # auto (tensor for in-memory sets, dataloader for files), tensor, dataloader
+    workers: int = 0  # DataLoader worker processes (dataloader path)
+    cache_dir: str | None = None  # decoded-array cache; None = $XDG_CACHE_HOME/ablate or ~/.cache/ablate
 
     def check(self) -> None:
         from ablate.data import DATASETS
@@ -102,7 +108,16 @@ class DataConfig:
 
         DATASETS.check(self.name)
         AUGMENTS.check(self.augment)
-        _one_of("data.loader", self.loader, ["auto", "tensor"])
+        _one_of("data.loader", self.loader, ["auto", "tensor", "dataloader"])
+        if self.test_crops not in (1, 10):
+            raise ConfigError(f"data.test_crops={self.test_crops} is not supported; choose 1 or 10")
+        for key in ("subset", "test_subset"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ConfigError(f"data.{key}={value} must be a positive number of images (or null for all)")
+        for key in ("val_size", "crop_padding", "workers", "pca_std"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"data.{key}={getattr(self, key)} must be >= 0")
 
 
 @dataclass

@@ -62,3 +62,35 @@ def test_training_order_is_reshuffled_each_epoch_and_reproducible():
     data.train.set_epoch(1)
     (_, y1_again), = list(data.train)
     assert not torch.equal(y1, y2) and torch.equal(y1, y1_again)
+
+
+@pytest.mark.parametrize("group", ["cifar10", "imagenet", "synthetic_imagenet", "synthetic", "cifar10_mini"])
+def test_data_groups_compose_to_valid_configs(group):
+    from ablate.cli import to_config
+    from tests.conftest import compose_cfg
+    cfg = to_config(compose_cfg([f"data={group}"]))
+    assert cfg.data.name == group
+
+
+@pytest.mark.parametrize("override, message", [
+    (dict(test_crops=3), "choose 1 or 10"), (dict(loader="numpy"), "auto, tensor, dataloader"),
+    (dict(augment="mixup"), "crop_flip_pca"), (dict(subset=0), "positive"), (dict(pca_std=-0.1), ">= 0")])
+def test_bad_data_values_fail_at_validation_naming_the_fix(override, message):
+    from ablate.registry import ConfigError
+    with pytest.raises(ConfigError, match=message):
+        DataConfig(**override).check()
+
+
+def test_engine_trains_on_cifar10_files_with_augmentation_and_reports_test_columns(make_config, tmp_path):
+    """One tiny run through the real trainer: a CIFAR-10 ImageFolder copy, a validation split, 10-crop test."""
+    import ablate
+    from tests.test_data_cifar import write_folder
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 60), ("test", 20)):
+        write_folder(tmp_path / "c10", split, rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), np.arange(n) % 10)
+    cfg = make_config(["data=cifar10", f"data.root={tmp_path / 'c10'}", f"data.cache_dir={tmp_path / 'cache'}",
+                       "data.subset=null", "data.test_subset=null", "data.val_size=10", "data.augment=crop_flip_pca",
+                       "data.test_crops=10", "trainer.batch_size=25"])
+    summary = ablate.train(cfg)
+    assert summary["status"] == "completed" and summary["data"]["train_images"] == 50
+    assert 0 <= summary["final"]["test_top1_err"] <= 1 and summary["data"]["test_images"] == 20

@@ -1,7 +1,9 @@
 """The dataset registry and `build_data`: config → train/val/test batch sources.
 
-A dataset entry returns an `ArrayDataset` (uint8 images in memory); `build_data` carves the subset and the
-validation split and wraps each split in a batch source.
+A dataset entry returns an `ArrayDataset`: uint8 images in memory (CIFAR-10, synthetic sets) or image file
+paths (ImageNet), with labels and the crop geometry. `build_data` carves the subset and the validation split,
+takes this rank's shard, and wraps each split in a batch source: the GPU-resident `TensorLoader` for in-memory
+sets, a `FileLoader` (torch DataLoader with workers) for files. See docs/data.md.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ablate.data.augment import AUGMENTS
-from ablate.data.loader import TensorLoader
-from ablate.registry import Registry
+from ablate.data.augment import AUGMENTS, Geometry, Normalizer, pixel_stats
+from ablate.data.loader import BatchSource, TensorLoader
+from ablate.registry import ConfigError, Registry
 
 DATASETS = Registry("data.name")
 
@@ -22,23 +24,36 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 
 @dataclass
 class ArrayDataset:
-    train_x: np.ndarray  # uint8, N×H×W×C
+    train_x: np.ndarray  # uint8 N×H×W×C images, or file paths (bytes) for file-backed sets
     train_y: np.ndarray  # int64 class indices
     test_x: np.ndarray
     test_y: np.ndarray
     classes: tuple[str, ...]
     source: str = ""  # where the images came from, recorded in the run's summary
+    size: int = 0  # crop side fed to the model, pixels; 0 = the stored side
+    frame: int = 0  # stored image side (files are resized/cropped to it); 0 = the arrays' side
+    pad: int | None = None  # zero padding for random crops, pixels; None = data.crop_padding
+    stats: dict | None = None  # mean/std/eigval/eigvec of pixels in [0, 1]; None = computed from the train split
+    info: dict = field(default_factory=dict)  # extra provenance (cache, skipped files, md5 check)
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def in_memory(self) -> bool:
+        return self.train_x.dtype == np.uint8
+
+    def geometry(self, crop_padding: int) -> Geometry:
+        frame = self.frame or self.train_x.shape[1]
+        return Geometry(frame, self.size or frame, crop_padding if self.pad is None else self.pad)
+
 
 @dataclass
 class Loaders:
-    train: TensorLoader
-    val: TensorLoader
-    test: TensorLoader | None  # None when validation runs on the test split (data.val_size=0)
+    train: BatchSource
+    val: BatchSource
+    test: BatchSource | None  # None when validation runs on the test split (data.val_size=0)
     num_classes: int
     image_size: int
     info: dict = field(default_factory=dict)
@@ -57,39 +72,77 @@ def stratified_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
 
 
 def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
-    x = images.reshape(-1, images.shape[-1]).astype(np.float64) / 255
-    return x.mean(0).tolist(), x.std(0).tolist()
+    stats = pixel_stats(images)
+    return stats["mean"], stats["std"]
 
 
-def build_data(cfg, seed: int, device: torch.device, batch_size: int, eval_batch_size: int,
-               rank: int = 0, world_size: int = 1) -> Loaders:
-    ds: ArrayDataset = DATASETS.build(cfg.name, cfg)
+def carve_splits(ds: ArrayDataset, cfg, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """train/val/test (x, y) after data.subset, data.test_subset and data.val_size (val carved from train)."""
     train_x, train_y, test_x, test_y = ds.train_x, ds.train_y, ds.test_x, ds.test_y
+    for key, n, have in (("data.subset", cfg.subset, len(train_y)), ("data.test_subset", cfg.test_subset,
+                                                                     len(test_y))):
+        if n is not None and n > have:
+            raise ConfigError(f"{key}={n} but the split has only {have} images")
     if cfg.subset is not None:
         keep = stratified_indices(train_y, cfg.subset, seed)
         train_x, train_y = train_x[keep], train_y[keep]
     if cfg.test_subset is not None:
         keep = stratified_indices(test_y, cfg.test_subset, seed)
         test_x, test_y = test_x[keep], test_y[keep]
-    val_x = val_y = None
+    splits = {"train": (train_x, train_y), "test": (test_x, test_y)}
     if cfg.val_size:
+        if cfg.val_size >= len(train_y):
+            raise ConfigError(f"data.val_size={cfg.val_size} leaves no training images (train has {len(train_y)})")
         val_idx = stratified_indices(train_y, cfg.val_size, seed + 1)
         rest = np.setdiff1d(np.arange(len(train_y)), val_idx)
-        val_x, val_y, train_x, train_y = train_x[val_idx], train_y[val_idx], train_x[rest], train_y[rest]
-    mean, std = channel_stats(train_x)
-    aug = AUGMENTS.build(cfg.augment, mean=mean, std=std)
+        splits = {"train": (train_x[rest], train_y[rest]), "val": (train_x[val_idx], train_y[val_idx]),
+                  "test": (test_x, test_y)}
+    return splits
 
-    def source(x, y, shuffle, bs, augment=None):
-        return TensorLoader(x, y, bs, mean, std, device, shuffle=shuffle, augment=augment, seed=seed,
-                            rank=rank, world_size=world_size)
 
-    train = source(train_x, train_y, True, batch_size, aug)
-    test = source(test_x, test_y, False, eval_batch_size)
-    val = source(val_x, val_y, False, eval_batch_size) if val_x is not None else test
-    info = {"source": ds.source, "train_images": len(train_y), "val_images": len(val.labels),
-            "test_images": len(test_y), "mean": mean, "std": std}
-    return Loaders(train, val, None if val is test else test, ds.num_classes, train_x.shape[1], info)
+def resolve_loader(choice: str, ds: ArrayDataset) -> str:
+    if choice == "auto":
+        return "tensor" if ds.in_memory else "dataloader"
+    if choice == "tensor" and not ds.in_memory:
+        raise ConfigError("data.loader=tensor needs an in-memory data set, but this one is read from image "
+                          "files; use data.loader=auto or data.loader=dataloader")
+    return choice
+
+
+def build_data(cfg, seed: int, device: torch.device, batch_size: int, eval_batch_size: int,
+               rank: int = 0, world_size: int = 1) -> Loaders:
+    """Batch sources for one process. `cfg` is the data section (or a whole Config); `batch_size` is per
+    process; with world_size > 1 each source yields this rank's shard (see ablate/data/loader.py)."""
+    from ablate.data.files import FileLoader, SampleDataset
+
+    cfg = getattr(cfg, "data", cfg)
+    device = torch.device(device)
+    ds: ArrayDataset = DATASETS.build(cfg.name, cfg)
+    kind = resolve_loader(cfg.loader, ds)
+    splits = carve_splits(ds, cfg, seed)
+    stats = ds.stats or pixel_stats(splits["train"][0])
+    norm = Normalizer(stats["mean"], stats["std"], stats["eigval"], stats["eigvec"], device)
+    geo = ds.geometry(cfg.crop_padding)
+    aug = AUGMENTS.build(cfg.augment)
+
+    def source(split: str, train: bool) -> BatchSource:
+        x, y = splits[split]
+        bs, crops = (batch_size, 1) if train else (eval_batch_size, cfg.test_crops)
+        common = {"seed": seed, "rank": rank, "world_size": world_size}
+        if kind == "tensor":
+            return TensorLoader(x, y, bs, norm, geo, train=train, augment=aug, pca_std=cfg.pca_std, crops=crops,
+                                **common)
+        samples = SampleDataset(x, y, geo, train=train, augment=aug, pca_std=cfg.pca_std, crops=crops, seed=seed,
+                                skip_bad=cfg.skip_bad)
+        return FileLoader(samples, bs, norm, workers=cfg.workers, **common)
+
+    train, test = source("train", True), source("test", False)
+    val = source("val", False) if "val" in splits else test
+    info = {"source": ds.source, "loader": kind, "train_images": len(splits["train"][1]),
+            "val_images": len(splits.get("val", splits["test"])[1]), "test_images": len(splits["test"][1]),
+            "image_size": geo.size, "augment": cfg.augment, "test_crops": cfg.test_crops, **stats, **ds.info}
+    return Loaders(train, val, None if val is test else test, ds.num_classes, geo.size, info)
 
 
 # Registering the built-in data sets (import for the side effect).
-from ablate.data import mini, synthetic  # noqa: E402,F401
+from ablate.data import cifar10, imagenet, mini, synthetic  # noqa: E402,F401

@@ -1,70 +1,92 @@
 """The in-memory batch source: uint8 images on the training device, batched augmentation, no per-sample Python.
 
 With the device set to cuda the whole uint8 data set lives on the GPU (the airbench idea); on CPU the same code
-runs on CPU tensors. Every random draw of a batch (the epoch's order, the batch's augmentation) is a function
-of (seed, epoch, batch index), so an epoch can be restarted at any batch and yield exactly what an uninterrupted
-epoch would (exact resume).
+runs on CPU tensors. Every random draw is a function of (seed, epoch, rank, batch index) — the epoch's order
+from (seed, epoch), a batch's crops/flips/lighting from its own generator — so `set_epoch(e, start_batch=k)`
+resumes an interrupted epoch exactly.
+
+Sharding (world_size > 1): every rank computes the same epoch order and takes every world_size-th entry. For
+training the order is first padded by wrapping around to a multiple of world_size (as torch's
+DistributedSampler does), so every rank does the same number of steps; up to world_size-1 images are then seen
+twice in that epoch. Evaluation splits are not padded: the shards are disjoint and cover the split exactly once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 
+from ablate.data.augment import Augment, Geometry, Normalizer, Params, centre_params, crop_flip
 
-class TensorLoader:
-    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, mean, std,
-                 device: torch.device, shuffle: bool, augment: Callable | None = None, seed: int = 0,
-                 rank: int = 0, world_size: int = 1):
-        self.images = torch.from_numpy(np.ascontiguousarray(images)).to(device)  # uint8 N×H×W×C
-        self.labels = torch.from_numpy(labels.astype(np.int64)).to(device)
-        self.batch_size = batch_size  # per process
-        self.mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        self.device = device
-        self.shuffle = shuffle
-        self.augment = augment
-        self.seed = seed
+
+def make_generator(*key: int) -> torch.Generator:
+    """A torch generator seeded from a tuple of non-negative ints, well mixed (no seed*K+epoch collisions)."""
+    state = np.random.SeedSequence([int(k) for k in key]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def epoch_order(n: int, seed: int, epoch: int, shuffle: bool, rank: int = 0, world_size: int = 1) -> np.ndarray:
+    """The indices this rank visits in `epoch`, in order (see the module doc for padding and sharding)."""
+    if not shuffle:
+        return np.arange(rank, n, world_size)
+    order = torch.randperm(n, generator=make_generator(seed, epoch)).numpy()
+    return np.resize(order, -(-n // world_size) * world_size)[rank::world_size]  # resize repeats cyclically
+
+
+class BatchSource:
+    """What every batch source shares: steps per epoch, images per epoch, epoch/start-batch bookkeeping."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, train: bool, rank: int, world_size: int):
+        self.n, self.batch_size, self.seed, self.train = n, batch_size, seed, train
         self.rank, self.world_size = rank, world_size
         self.epoch, self.start_batch = 0, 0
 
     def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
         self.epoch, self.start_batch = epoch, start_batch
 
-    def _indices(self) -> torch.Tensor:
-        """This rank's share of the epoch's order.
-
-        Rank r takes every world_size-th image of the order, so global batch k (all ranks' batch k together) is
-        exactly the single-process batch k of the same order: DDP at a global batch size sees the same batches
-        as one process. Training drops the last (n mod world_size) images so that all ranks take equal steps.
-        """
-        n = len(self.labels)
-        if not self.shuffle:
-            return torch.arange(n, device=self.device)[self.rank::self.world_size]
-        gen = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(n, generator=gen)
-        return order[:n - n % self.world_size][self.rank::self.world_size].to(self.device)
-
-    def __len__(self) -> int:
-        return -(-self.num_images // self.batch_size)
+    def order(self) -> np.ndarray:
+        return epoch_order(self.n, self.seed, self.epoch, self.train, self.rank, self.world_size)
 
     @property
     def num_images(self) -> int:
         """Images this rank sees per epoch."""
-        n = len(self.labels)
-        if self.shuffle:
-            return n // self.world_size
-        return len(range(self.rank, n, self.world_size))
+        if self.train:
+            return -(-self.n // self.world_size)
+        return len(range(self.rank, self.n, self.world_size))
+
+    def __len__(self) -> int:
+        return -(-self.num_images // self.batch_size)
+
+
+class TensorLoader(BatchSource):
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, norm: Normalizer,
+                 geometry: Geometry, *, train: bool, augment: Augment | None = None, pca_std: float = 0.1,
+                 crops: int = 1, seed: int = 0, rank: int = 0, world_size: int = 1):
+        super().__init__(len(labels), batch_size, seed, train, rank, world_size)
+        device = norm.device
+        self.images = torch.from_numpy(np.ascontiguousarray(images)).to(device)  # uint8 N×H×W×C
+        self.labels = torch.from_numpy(labels.astype(np.int64)).to(device)
+        self.norm, self.geometry, self.augment, self.pca_std, self.crops = norm, geometry, augment, pca_std, crops
+
+    def params(self, n: int, batch: int) -> Params:
+        if self.train and self.augment is not None:
+            gen = make_generator(self.seed, self.epoch, self.rank, batch)
+            return self.augment.draw(n, self.geometry, gen, self.pca_std)
+        return centre_params(n, self.geometry)
+
+    def _crops(self, frames: torch.Tensor, n: int, batch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.crops == 10:  # multi-crop testing: (B, 10, C, H, W)
+            views = [crop_flip(frames, *(torch.full((n,), v) for v in (oy, ox)), torch.full((n,), flip), self.geometry)
+                     for oy, ox, flip in self.geometry.ten_crops()]
+            return torch.stack(views, 1), None
+        p = self.params(n, batch)
+        return crop_flip(frames, p.oy, p.ox, p.flip, self.geometry), p.alpha
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        idx_all = self._indices()
+        order = torch.from_numpy(self.order()).to(self.images.device)
         for batch in range(self.start_batch, len(self)):
-            idx = idx_all[batch * self.batch_size:(batch + 1) * self.batch_size]
-            x = self.images[idx].permute(0, 3, 1, 2).float().div_(255)
-            if self.augment is not None:
-                gen = torch.Generator().manual_seed(((self.seed * 100_003 + self.epoch) * 1_000_003 + batch)
-                                                    * 7 + self.rank)
-                x = self.augment(x, gen)
-            yield (x - self.mean) / self.std, self.labels[idx]
+            idx = order[batch * self.batch_size:(batch + 1) * self.batch_size]
+            x, alpha = self._crops(self.images[idx], len(idx), batch)
+            yield self.norm(x, alpha), self.labels[idx]
