@@ -40,7 +40,7 @@ def test_diverged_and_failed_jobs_do_not_stop_the_sweep(tmp_path):
     found = statuses(tmp_path / "runs" / "faults2")
     assert sorted(found.values()) == ["completed", "failed"]
     failed_dir = next(d for d, s in found.items() if s == "failed")
-    assert "ValueError" in (tmp_path / "runs/faults2" / failed_dir / "traceback.txt").read_text()
+    assert "data.subset=99999" in (tmp_path / "runs/faults2" / failed_dir / "traceback.txt").read_text()
     assert "failed" in proc.stdout and "2 jobs" in proc.stdout  # the status table
 
 
