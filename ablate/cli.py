@@ -30,7 +30,8 @@ from ablate.registry import ConfigError
 from ablate.sinks import RunFolder
 from ablate.trainer import train
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+REPO_DIR = str(Path(__file__).resolve().parent.parent)  # holds conf/ and sweeps/
+CONF_DIR = str(Path(REPO_DIR) / "conf")
 _MAX_DIRNAME = 120
 
 
@@ -51,7 +52,8 @@ def joblib_jobs(jobs_per_gpu: int, threads: int) -> int:
 
 
 def register() -> None:
-    for name, fn in [("ablate_dirname", job_dirname), ("ablate_joblib_jobs", joblib_jobs)]:
+    for name, fn in [("ablate_dirname", job_dirname), ("ablate_joblib_jobs", joblib_jobs),
+                     ("ablate_repo", lambda: REPO_DIR)]:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
     ConfigStore.instance().store(name="ablate_schema", node=Config)

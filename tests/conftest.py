@@ -15,7 +15,8 @@ os.environ.setdefault("WANDB_MODE", "disabled")
 REPO = Path(__file__).resolve().parent.parent
 # Subprocesses (the CLI under test) import this checkout's ablate, whatever their working directory.
 os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
-SHARED_CIFAR = REPO.parent / "shared" / "data" / "cifar10"
+# The real CIFAR-10 beside the checkout (../shared), or wherever $ABLATE_CIFAR10 points.
+SHARED_CIFAR = Path(os.environ.get("ABLATE_CIFAR10", REPO.parent / "shared" / "data" / "cifar10"))
 
 SMALL = ["data=synthetic", "data.subset=200", "data.test_subset=100", "trainer.epochs=1",
          "trainer.batch_size=50", "trainer.eval_batch_size=100", "trainer.progress=none", "trainer.device=cpu"]

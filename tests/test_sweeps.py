@@ -1,0 +1,101 @@
+"""Every sweep file composes; every job of every sweep runs a step on synthetic data (a sample in CI, all under
+`slow`); every experiment preset composes; the wandb sweep files are the Hydra ones' translation."""
+
+import itertools
+import random
+from pathlib import Path
+
+import pytest
+import yaml
+
+import ablate
+from ablate.cli import REPO_DIR, to_config
+from tests.conftest import compose_cfg
+
+SWEEPS = sorted(p.stem for p in (Path(REPO_DIR) / "sweeps").glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (Path(REPO_DIR) / "conf" / "experiment").glob("*.yaml"))
+# The grid's 6,048 jobs are only sampled; every other sweep runs all its seed-0 jobs (slow).
+# One step of each job on tiny synthetic CIFAR-shaped data (or 224×224 for ImageNet models).
+SHRINK = ["data=synthetic", "data.subset=40", "data.test_subset=20", "data.val_size=0", "trainer.epochs=1",
+          "trainer.batch_size=8", "trainer.eval_batch_size=20", "trainer.limit_train_batches=1",
+          "trainer.progress=none", "trainer.device=cpu", "trainer.stop_at_train_err=null"]
+
+
+def jobs(name: str) -> list[list[str]]:
+    params = compose_cfg([f"+sweeps={name}"], return_hydra_config=True).hydra.sweeper.params
+    axes = [[f"{key}={value}" for value in str(values).split(",")] for key, values in params.items()]
+    return [list(combo) for combo in itertools.product(*axes)]
+
+
+def test_every_sweep_composes_and_validates():
+    assert {"fig1_relu_vs_tanh", "activation", "norm", "pool", "regularizer", "weight_decay", "towers",
+            "augment", "grid", "lrn_cifar"} <= set(SWEEPS)
+    for name in SWEEPS:
+        dcfg = compose_cfg([f"+sweeps={name}"], return_hydra_config=True)
+        params = dcfg.hydra.sweeper.params
+        assert len(str(params["seed"]).split(",")) >= 3, name  # seeds are an axis, n >= 3
+        for job in jobs(name)[:12]:
+            to_config(compose_cfg([f"+sweeps={name}", *job]))
+
+
+@pytest.mark.parametrize("name", [n for n in SWEEPS if n != "fig1_relu_vs_tanh"])
+def test_axis_sweeps_switch_to_imagenet_with_one_override(name):
+    if name == "lrn_cifar":
+        pytest.skip("the conv-local net is CIFAR-only by design")
+    cfg = to_config(compose_cfg([f"+sweeps={name}", "experiment=paper_imagenet"]))
+    assert cfg.data.name == "imagenet" and cfg.model.name == "alexnet" and cfg.name.endswith("imagenet")
+
+
+def _run_one_step(name: str, job: list[str], tmp_path) -> None:
+    cfg = to_config(compose_cfg([f"+sweeps={name}", *job, *SHRINK]), out_dir=str(tmp_path / "-".join(job)))
+    summary = ablate.train(cfg)
+    assert summary["status"] == "completed", (name, job, summary.get("error"))
+
+
+def sampled_jobs(k: int = 2) -> list[tuple[str, list[str]]]:
+    rng = random.Random(0)
+    out = []
+    for name in SWEEPS:
+        all_jobs = jobs(name)
+        out += [(name, job) for job in [all_jobs[0], *rng.sample(all_jobs, min(k, len(all_jobs)))]]
+    return out
+
+
+@pytest.mark.parametrize("name,job", sampled_jobs(), ids=lambda v: v if isinstance(v, str) else ",".join(v))
+def test_sampled_sweep_jobs_run_a_step(name, job, tmp_path):
+    _run_one_step(name, job, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in SWEEPS if n != "grid"])
+def test_every_sweep_job_runs_a_step(name, tmp_path):
+    for job in jobs(name):
+        if "seed=0" in job:  # seeds only change the draws, not whether a job runs
+            _run_one_step(name, job, tmp_path)
+
+
+def test_every_experiment_preset_composes():
+    assert {"fig1_demo", "paper_imagenet", "cifar10_convnet4", "cifar10_alexnet", "cifar10_convlocal"} <= set(
+        EXPERIMENTS)
+    for name in EXPERIMENTS:
+        to_config(compose_cfg([f"+experiment={name}"]))
+    paper = to_config(compose_cfg(["+experiment=paper_imagenet"]))
+    assert (paper.trainer.batch_size, paper.optim.momentum, paper.optim.weight_decay) == (128, 0.9, 5e-4)
+    assert (paper.optim.lr, paper.optim.schedule, paper.optim.weight_decay_style) == (0.01, "plateau", "coupled")
+    assert (paper.model.init, paper.model.regularizer, paper.model.towers) == ("paper", "dropout", 2)
+    assert paper.data.augment == "crop_flip_pca" and 80 <= paper.trainer.epochs <= 100
+
+
+def test_wandb_sweep_files_are_up_to_date():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_wandb", Path(REPO_DIR) / "sweeps" / "make_wandb.py")
+    make_wandb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_wandb)
+    for name in SWEEPS:
+        written = (Path(REPO_DIR) / "sweeps" / "wandb" / f"{name}.yaml").read_text()
+        assert written == make_wandb.render(name), f"run python sweeps/make_wandb.py ({name})"
+        spec = yaml.safe_load(written)
+        assert "${args_no_hyphens}" in spec["command"] and f"+sweeps={name}" in spec["command"]
+        for key, values in spec["parameters"].items():
+            # each wandb value is a valid Hydra override of the same sweep
+            to_config(compose_cfg([f"+sweeps={name}", f"{key}={values['values'][0]}"]))
