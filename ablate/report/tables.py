@@ -21,10 +21,13 @@ VERDICT_RULE = (
     "Verdict rule. Δ = error(value) − error(baseline) of the final test error in percentage points (speed rows: "
     "the ratio of epochs to 25% training error, tested on its logarithm), with a 95% Welch t confidence interval "
     "over seeds. 'inconclusive' if either side has fewer than 2 completed seeds; 'reproduced' if the interval "
-    "excludes 0 on the side of the paper's sign; 'not reproduced' if it excludes 0 on the opposite side, or if it "
-    "contains 0 but excludes the paper's Δ (the paper's effect size is ruled out and no effect is shown); "
-    "'inconclusive' otherwise. In speed rows a run that never reaches 25% counts as its last epoch (a lower "
-    "bound): a censored baseline arm is 'inconclusive', a censored compared arm can only give 'reproduced'. "
+    "excludes 0 on the side of the paper's sign and does not lie wholly short of the paper's Δ; 'direction only' "
+    "if it excludes 0 on the paper's side but also excludes the paper's Δ, being smaller; 'not reproduced' if it "
+    "excludes 0 on the opposite side, or if it contains 0 but excludes the paper's Δ (the paper's effect size is "
+    "ruled out and no effect is shown); 'inconclusive' otherwise. In speed rows a run that never reaches 25% "
+    "counts as its last epoch (a lower bound): a censored baseline arm is 'inconclusive'; a censored compared arm "
+    "gives 'direction only' when its lower bound shows the paper's direction (the size stays open), else "
+    "'inconclusive'. "
     "'no claim': the paper gives neither a number nor a direction for this comparison.")
 
 
@@ -114,7 +117,10 @@ def verdict(lo: float, hi: float, n: tuple[int, int], claim: Claim | None, paper
         return "inconclusive"
     s = claim.sign
     if s * lo > 0 and s * hi > 0:
-        return "reproduced"
+        if censored:
+            return "direction only"
+        reach = max(s * lo, s * hi)  # how far the interval goes in the paper's direction
+        return "direction only" if paper_delta is not None and reach < s * paper_delta else "reproduced"
     if censored:
         return "inconclusive"
     if s * lo < 0 and s * hi < 0:
