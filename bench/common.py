@@ -1,0 +1,110 @@
+"""What the benchmark scripts share: repeat statistics, machine description, the CIFAR-10 root, markdown."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Stat:
+    """Repeated measurements of one quantity: median and range."""
+    values: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def lo(self) -> float:
+        return min(self.values)
+
+    @property
+    def hi(self) -> float:
+        return max(self.values)
+
+    def fmt(self, digits: int = 3, scale: float = 1.0) -> str:
+        return f"{self.median * scale:,.{digits}f} ({self.lo * scale:,.{digits}f}–{self.hi * scale:,.{digits}f})"
+
+    def to_dict(self) -> dict:
+        return {"median": self.median, "min": self.lo, "max": self.hi, "values": self.values}
+
+
+def default_cifar_root() -> Path:
+    """`shared/data/cifar10` in the nearest folder above the checkout that has one (worktrees sit deeper)."""
+    for parent in REPO.parents:
+        candidate = parent / "shared" / "data" / "cifar10"
+        if (candidate / "train").is_dir():
+            return candidate
+    return REPO.parent / "shared" / "data" / "cifar10"
+
+
+def machine_name() -> str:
+    """The host name when it says something, else the core count ('2core')."""
+    host = socket.gethostname().split(".")[0]
+    generic = (host in ("", "localhost", "vm", "ubuntu", "debian")
+               or len(host) >= 12 and all(c in "0123456789abcdef" for c in host))  # a container id
+    return f"{os.cpu_count()}core" if generic else host
+
+
+def today() -> str:
+    return datetime.date.today().isoformat()
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_sha() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                             timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def machine_lines(threads: int) -> list[str]:
+    import torch
+    import torchvision
+
+    mem = ""
+    try:
+        kb = int(next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")).split()[1])
+        mem = f", {kb / 2**20:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        pass
+    load = os.getloadavg()
+    return [f"- Machine: `{machine_name()}`, {cpu_model()}, {os.cpu_count()} CPU cores visible{mem}",
+            f"- Versions: Python {platform.python_version()}, torch {torch.__version__}, torchvision "
+            f"{torchvision.__version__}, ablate at git {git_sha()}",
+            f"- torch intra-op threads: {threads}; load average at the start (1/5/15 min): "
+            f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
+            f"- Command: `{' '.join([Path(sys.executable).name, *sys.argv])}`"]
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    align = ["---"] + ["---:"] * (len(header) - 1)
+    return ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |",
+            *["| " + " | ".join(str(c) for c in row) + " |" for row in rows]]
+
+
+def goal_line(name: str, met: bool, detail: str) -> str:
+    return f"- **{name}: {'met' if met else 'MISSED'}** — {detail}"
