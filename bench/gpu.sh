@@ -25,7 +25,7 @@ if [ -n "$CPU" ]; then
   FIG1=(data.subset=2000 data.test_subset=500 trainer.epochs=2 optim.lr=0.01 seed=0)
   LRN=(data.subset=1000 data.test_subset=200 data.val_size=200 trainer.epochs=1 seed=0 model.local=false)
 else
-  DEVICE=cuda; BENCH_FLAG=; DEADLINE=${DEADLINE:-380}; JOBS=6
+  DEVICE=cuda; BENCH_FLAG=; DEADLINE=${DEADLINE:-380}; JOBS=4
   FIG1=(optim.lr=0.01,0.02,0.04)
   LRN=(trainer.epochs=30)
 fi
@@ -42,7 +42,7 @@ stage1() {
   $PY -m ablate data=synthetic data.subset=4000 trainer.epochs=2 trainer.device=$DEVICE \
     trainer.precision=bf16 trainer.channels_last=true hydra.run.dir="$PARK/smoke" 2>&1 | tail -3 | tee "$OUT/smoke.txt"
   log "benchmarks"
-  timeout 150 $PY bench/gpu_bench.py $BENCH_FLAG --out "$OUT/gpu_bench.md" 2>&1 | tail -40
+  timeout 150 $PY bench/gpu_bench.py $BENCH_FLAG --deadline-s 120 --out "$OUT/gpu_bench.md" 2>&1 | tail -40
   log "stage1 done"
 }
 
