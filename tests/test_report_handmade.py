@@ -301,3 +301,18 @@ def test_separate_validation_split_gets_its_own_columns_and_curves(tmp_path):
     assert "Top-1 final (val) | Top-5 final (val) | Top-1 best (val)" in md and "Top-1 final (test)" in md
     assert "| 2 | 1 | — | 32.50 ± 0.71 |" in md and "| 30.50 ± 0.71 |" in md  # val = test + 2 points
     assert (out / "curves_model_activation.png").stat().st_size > 1000
+
+
+def test_config_keys_named_like_metrics_stay_config_keys(tmp_path):
+    """trainer.stop_at_train_err ends in _err but is a config key, not a metric (a float axis would crash)."""
+    from ablate.report.collect import collect, per_run
+    from ablate.report.design import Design
+    for name, lr, rows in [("a", 0.01, "1,10,0.01,1.0,0.5\n"), ("b", 0.02, "")]:
+        run = tmp_path / name
+        run.mkdir()
+        (run / "config.yaml").write_text(f"seed: 0\noptim:\n  lr: {lr}\ntrainer:\n  stop_at_train_err: 0.25\n")
+        (run / "summary.json").write_text('{"status": "completed"}')
+        (run / "metrics.csv").write_text("epoch,step,lr,train_loss,train_err\n" + rows)
+    one = per_run(collect([tmp_path]), 0.25)
+    assert not any(c.startswith(("final_trainer", "best_trainer")) for c in one.columns)
+    assert [a.key for a in Design.of(one).axes] == ["optim.lr"]

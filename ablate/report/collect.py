@@ -166,8 +166,8 @@ def _one_run(group: pd.DataFrame, threshold: float) -> dict[str, Any]:
     final = epochs.iloc[-1]
     val = epochs["val_top1_err"] if "val_top1_err" in epochs else pd.Series(dtype=float)
     best = epochs.loc[val.idxmin()] if val.notna().any() else final  # best = lowest val top-1, as summary.json
-    for col in epochs.columns:
-        if col.endswith("_err") or col.endswith("_loss"):
+    for col in epochs.columns:  # metric columns only: config keys (dotted) like trainer.stop_at_train_err are not
+        if "." not in col and (col.endswith("_err") or col.endswith("_loss")):
             row[f"final_{col}"], row[f"best_{col}"] = final[col], best[col]
     row["best_epoch"] = best["epoch"]
     if "train_err" in epochs:

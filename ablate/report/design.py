@@ -19,7 +19,8 @@ from ablate.report.paper import DEFAULT_BASELINES
 
 # Keys that never make a variant: they change where or how a run is done, not what is trained.
 BOOKKEEPING = ("seed", "name", "out_dir", "trainer.progress", "trainer.threads", "trainer.devices",
-               "trainer.device", "trainer.eval_batch_size", "data.root", "data.workers", "data.loader")
+               "trainer.device", "trainer.eval_batch_size", "trainer.jobs_per_gpu", "trainer.check_every",
+               "trainer.ckpt_every", "data.root", "data.workers", "data.loader", "data.cache_dir")
 BOOKKEEPING_PREFIXES = ("logger.",)
 
 
