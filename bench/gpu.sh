@@ -67,7 +67,8 @@ stage2() {
   sweep lrn_paper +sweeps=lrn_cifar "${LRN[@]}" & pids+=($!)
   sweep lrn_kaiming +sweeps=lrn_cifar "${LRN[@]}" model.init=kaiming name=lrn_cifar_kaiming & pids+=($!)
   ( sleep "$DEADLINE"; log "deadline: SIGTERM to every run (each checkpoints and is marked preempted)"
-    pkill -TERM -f "m ablate"; pkill -TERM -f loky ) &
+    # workers first, so each reaches its next step boundary (and checkpoints) before its parent goes away
+    pkill -TERM -f loky; sleep 30; pkill -TERM -f "m ablate" ) &
   local watcher=$!
   wait "${pids[@]}"
   kill "$watcher" 2>/dev/null

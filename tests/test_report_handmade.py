@@ -316,3 +316,20 @@ def test_config_keys_named_like_metrics_stay_config_keys(tmp_path):
     one = per_run(collect([tmp_path]), 0.25)
     assert not any(c.startswith(("final_trainer", "best_trainer")) for c in one.columns)
     assert [a.key for a in Design.of(one).axes] == ["optim.lr"]
+
+
+def test_at_epoch_compares_unfinished_runs_at_an_equal_budget(tmp_path):
+    from ablate.report.__main__ import cut_at_epoch
+    from ablate.report.collect import collect
+    for name, status, n in [("long", "running", 5), ("short", "preempted", 2), ("done", "completed", 3)]:
+        run = tmp_path / name
+        run.mkdir()
+        (run / "config.yaml").write_text(f"seed: 0\nname: {name}\n")
+        (run / "summary.json").write_text(f'{{"status": "{status}"}}')
+        rows = "".join(f"{e},{e},0.1,1.0,{1 - e / 10}\\n" for e in range(1, n + 1))
+        (run / "metrics.csv").write_text("epoch,step,lr,train_loss,train_err\n" + rows.replace("\\n", "\n"))
+    cut = cut_at_epoch(collect([tmp_path]), 3)
+    last = cut.groupby("run")["epoch"].max()
+    status = cut.groupby("run")["status"].first()
+    assert last.max() == 3 and status[str(tmp_path / "long")] == "completed"
+    assert status[str(tmp_path / "done")] == "completed" and status[str(tmp_path / "short")] == "preempted"

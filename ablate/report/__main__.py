@@ -50,7 +50,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--baseline", type=_baseline, action="append", default=[], metavar="KEY=VALUE",
                         help="the baseline value of an axis for the Δ table (repeatable); defaults: the paper's "
                              "choices (relu, lrn, overlap, dropout, coupled, 2 towers), else the commonest value")
+    parser.add_argument("--at-epoch", type=int, default=None, metavar="N",
+                        help="compare runs at epoch N: metrics after N are dropped and every run that reached N "
+                             "counts as complete at N (an equal-budget view of an unfinished sweep)")
     return parser.parse_args(argv)
+
+
+def cut_at_epoch(runs: pd.DataFrame, epoch: int) -> pd.DataFrame:
+    """Runs as if each had stopped after `epoch`: later rows dropped; runs that reached it count as complete."""
+    runs = runs[~(runs["epoch"] > epoch)].copy()
+    reached = runs.groupby("run")["epoch"].transform("max") >= epoch
+    runs.loc[reached, "status"] = "completed"
+    runs.loc[~reached & (runs["status"] == "completed"), "status"] = "stopped before"
+    return runs
 
 
 def check_baselines(table: pd.DataFrame, baselines: dict[str, str]) -> str | None:
@@ -110,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ablate-report: error: no run folders (with summary.json, metrics.csv or config.yaml) under "
               f"{args.paths}", file=sys.stderr)
         return 2
+    if args.at_epoch is not None:
+        runs = cut_at_epoch(runs, args.at_epoch)
+        command += f"  (compared at epoch {args.at_epoch}: statuses are as of that epoch)"
     one = per_run(runs, FIG1_THRESHOLD)
     baselines = dict(args.baseline)
     problem = check_baselines(one, baselines)
