@@ -134,6 +134,7 @@ class Trainer:
                 return "diverged"
             row = self._end_epoch(lr, time.perf_counter() - t0, progress)
             if t.stop_at_train_err is not None and row["train_err"] <= t.stop_at_train_err:
+                self.stop_reason = f"train_err {row['train_err']:.4f} <= trainer.stop_at_train_err"
                 return "completed"
         return "completed"
 
@@ -200,6 +201,8 @@ class Trainer:
             fields.update(diverged_step=self.diverged_step, diverged_epoch=self.epoch)
         if status == "preempted":
             fields.update(preempt_signal=self._signal)
+        if status == "completed" and self.stop_reason and self.stop_reason.startswith("train_err"):
+            fields.update(stopped_early=self.stop_reason)
         if not self.run:
             return {"status": status, **fields}
         wall = self.run.summary.get("wall_s_before_resume", 0.0) + time.perf_counter() - t_start

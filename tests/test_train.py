@@ -74,3 +74,9 @@ def test_exception_marks_the_run_failed_and_keeps_the_traceback(make_config, mon
     summary = json.load(open(f"{cfg.out_dir}/summary.json"))
     assert summary["status"] == "failed" and "injected" in summary["error"]
     assert "injected" in open(f"{cfg.out_dir}/traceback.txt").read()
+
+
+def test_stop_at_train_err_ends_the_run_early_as_completed(make_config):
+    summary = ablate.train(make_config(["data.subset=1000", "trainer.epochs=8", "trainer.stop_at_train_err=0.5"]))
+    assert summary["status"] == "completed" and summary["epochs_completed"] < 8
+    assert summary["final"]["train_err"] <= 0.5 and "stop_at_train_err" in summary["stopped_early"]
