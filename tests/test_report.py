@@ -50,3 +50,9 @@ def test_cli_report_errors_cleanly_on_empty_input(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ablate.report", str(tmp_path), "--out", str(tmp_path / "o")],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "no run folders" in proc.stderr
+
+
+def test_load_runs_is_the_library_entry_to_run_folders(make_config, tmp_path):
+    ablate.train(make_config([], "runs/one"))
+    runs = ablate.load_runs([tmp_path / "runs"])
+    assert runs["run"].nunique() == 1 and "model.activation" in runs
