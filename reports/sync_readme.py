@@ -51,7 +51,10 @@ def section(folder: str, heading: str) -> list[str]:
 
 
 def main() -> None:
-    body = [line for folder, heading in COMPARISONS for line in section(folder, heading)]
+    body = ["Measured on the full CIFAR-10 with 3 seeds per cell unless a table says otherwise; every table below is "
+            "copied by `reports/sync_readme.py` from the report `ablate-report` wrote in `reports/<comparison>/`, "
+            "and the paper's numbers stand beside ours in the *Paper Δ* column.", ""]
+    body += [line for folder, heading in COMPARISONS for line in section(folder, heading)]
     text = README.read_text()
     block = "<!-- results:begin -->\n" + "\n".join(body).rstrip() + "\n<!-- results:end -->"
     README.write_text(re.sub(r"<!-- results:begin -->.*?<!-- results:end -->", lambda _: block, text, flags=re.S))

@@ -99,7 +99,7 @@ def build(runs: pd.DataFrame, one: pd.DataFrame, design: Design, out: Path, fmt:
     blocks = [Block("h1", "ablate report"),
               Block("p", f"Re-running the design comparisons of {PAPER}. {one['run'].nunique()} runs; "
                          f"axes (config keys that vary, seed aside): {axes_text}.")]
-    if arms:
+    if len(arms) >= 2:  # Figure 1 compares activations; with one there is nothing to compare
         blocks += [Block("h2", "Figure 1: ReLU vs tanh, epochs to 25% training error"),
                    Block("figure", figures.figure1(runs, arms, speed, out, fmt)),
                    Block("table", tables.speed_table(arms))]
