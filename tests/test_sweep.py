@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+from pathlib import Path
 import sys
 
 import pandas as pd
@@ -87,3 +88,27 @@ def test_wandb_offline_mirrors_the_metrics(tmp_path):
     assert [float(r["train_err"]) for r in rows] == pytest.approx(metrics["train_err"].tolist())
     assert [int(r["step"]) for r in rows] == metrics["step"].tolist()
     assert json.loads((out / "summary.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.slow
+def test_wandb_resumed_run_continues_the_same_wandb_run(make_config, monkeypatch):
+    import ablate.trainer as trainer
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg = make_config(["logger=wandb", "trainer.epochs=2"])
+    real_evaluate, calls = trainer.evaluate, []
+
+    def fail_in_epoch_2(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:  # epoch 1 evaluated (and checkpointed); epoch 2 crashes
+            raise RuntimeError("injected crash")
+        return real_evaluate(*args, **kwargs)
+    monkeypatch.setattr(trainer, "evaluate", fail_in_epoch_2)
+    with pytest.raises(RuntimeError):
+        ablate.train(cfg)
+    monkeypatch.setattr(trainer, "evaluate", real_evaluate)
+    summary = ablate.train(cfg)
+    assert summary["status"] == "completed" and summary["resumes"] == 1
+    logs = sorted(Path(cfg.out_dir).glob("wandb/offline-run-*/run-*.wandb"))
+    assert len(logs) == 2 and logs[0].name == logs[1].name  # same run id, continued
+    steps = [int(r["step"]) for log in logs for r in history(log) if "train_err" in r]
+    assert steps == sorted(steps) and len(steps) == 2  # one global step, epoch 1 then epoch 2
