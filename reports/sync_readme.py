@@ -18,6 +18,7 @@ COMPARISONS = [
     ("fig1_kaiming", "Figure 1 with a modern default (Kaiming init)"),
     ("lrn_cifar", "§3.3 LRN on CIFAR-10 (conv-local net), paper protocol"),
     ("lrn_cifar_kaiming", "§3.3 LRN on CIFAR-10 with a modern default (Kaiming init)"),
+    ("lrn_cifar_convnet4", "§3.3 LRN on CIFAR-10 on the Figure-1 net (CPU, 20 epochs)"),
 ]
 
 
