@@ -26,10 +26,9 @@ class Progress:
         if self.bar is not None:
             self.images += images
             self.bar.update(1)
-            rate = self.bar.format_dict.get("rate")
-            if rate:
-                self.bar.set_postfix_str(f"{self.images / max(self.bar.format_dict['elapsed'], 1e-9):,.0f} img/s",
-                                         refresh=False)
+            elapsed = self.bar.format_dict["elapsed"]
+            if elapsed > 0:
+                self.bar.set_postfix_str(f"{self.images / elapsed:,.0f} img/s", refresh=False)
 
     def end_epoch(self, row: dict) -> None:
         self.close()

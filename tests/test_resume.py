@@ -1,7 +1,6 @@
 """Checkpoints and resume: kill -9 mid-epoch and SIGTERM preemption resume bit-identically; corrupt fallback."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,7 +12,6 @@ import pytest
 import torch
 
 from ablate import checkpoint
-from tests.conftest import REPO
 
 TIMING = ["epoch_s", "images_per_s"]  # wall-clock columns can never match between two runs
 ARGS = ["data.subset=600", "data.test_subset=100", "trainer.epochs=3", "trainer.batch_size=20",
@@ -137,7 +135,3 @@ def test_corrupt_last_checkpoint_resumes_from_previous(make_config, capsys):
     assert resumed["status"] == "completed" and resumed["resumes"] == 1
     assert len(pd.read_csv(folder / "metrics.csv")) == 2
     assert "resuming" in capsys.readouterr().out
-
-
-def test_env_for_subprocesses_points_at_this_checkout():
-    assert str(REPO) in os.environ["PYTHONPATH"]
