@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -110,5 +111,10 @@ def test_wandb_resumed_run_continues_the_same_wandb_run(make_config, monkeypatch
     assert summary["status"] == "completed" and summary["resumes"] == 1
     logs = sorted(Path(cfg.out_dir).glob("wandb/offline-run-*/run-*.wandb"))
     assert len(logs) == 2 and logs[0].name == logs[1].name  # same run id, continued
-    steps = [int(r["step"]) for log in logs for r in history(log) if "train_err" in r]
-    assert steps == sorted(steps) and len(steps) == 2  # one global step, epoch 1 then epoch 2
+    deadline = time.time() + 30  # wandb-core may still be flushing its log after finish() returns
+    while True:
+        steps = [int(r["step"]) for log in logs for r in history(log) if "train_err" in r]
+        if len(steps) == 2 or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert steps == [4, 8]  # one global step: epoch 1 (4 steps) in the first, epoch 2 in the resumed run
