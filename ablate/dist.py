@@ -68,6 +68,14 @@ def cleanup(env: DistEnv) -> None:
         tdist.destroy_process_group()
 
 
+def barrier(env: DistEnv) -> None:
+    """All ranks leave together: a rank tearing down its gloo pairs while another still uses them can abort
+    ("terminate called without an active exception", seen under a full test run). Only on a normal exit: after
+    an exception the other ranks may never arrive."""
+    if env.active and tdist.is_initialized():
+        tdist.barrier()
+
+
 def all_reduce_sum(values: torch.Tensor) -> torch.Tensor:
     """Sum a tensor over ranks (in place when distributed); a no-op in one process."""
     if tdist.is_available() and tdist.is_initialized():

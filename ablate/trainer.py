@@ -63,7 +63,9 @@ def _train_process(cfg: Config) -> dict:
             if env.is_main:
                 RunFolder(cfg.out_dir).record_setup_failure(cfg.to_dict(), exc, traceback.format_exc())
             raise
-        return trainer.fit()
+        summary = trainer.fit()
+        dist.barrier(env)
+        return summary
     finally:
         dist.cleanup(env)
 
