@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The one prepared script for a session that is lent a GPU (see DEVELOPERS.md), in two stages because the real
 # CIFAR-10 (~100 MB as lossless WebP, bench/pack_cifar.py) is larger than one transfer to that machine:
-#   bench/gpu.sh stage1   GPU facts, the CUDA-only tests, a bf16 smoke run, bench/gpu_bench.py, and part A of
-#                         the data (train classes 0-3 + test) parked on the machine's disk
+#   bench/gpu.sh stage1   GPU facts, the CUDA-only tests, a bf16 smoke run, bench/gpu_bench.py, bench/lrn.py,
+#                         and part A of the data (train classes 0-3 + test) parked on the machine's disk
 #   bench/gpu.sh stage2   part B (train classes 4-9), the full CIFAR-10 assembled, then the reproduction sweeps
 #                         (Figure 1 and the CIFAR-10 LRN claim, paper protocol and a modern init) until a deadline;
 #                         the run folders (no checkpoints) come back as runs.tgz
@@ -43,6 +43,8 @@ stage1() {
     trainer.precision=bf16 trainer.channels_last=true hydra.run.dir="$PARK/smoke" 2>&1 | tail -3 | tee "$OUT/smoke.txt"
   log "benchmarks"
   timeout 150 $PY bench/gpu_bench.py $BENCH_FLAG --deadline-s 120 --out "$OUT/gpu_bench.md" 2>&1 | tail -40
+  log "LRN: ablate's TowerLRN vs torch's LocalResponseNorm (bf16)"
+  timeout 60 $PY bench/lrn.py --device $DEVICE ${CPU:+--quick} --out "$OUT/lrn_bench.md" 2>&1 | tail -8
   log "stage1 done"
 }
 

@@ -60,3 +60,13 @@ def test_gpu_bench_cpu_mode_runs_every_section(tmp_path):
     assert sections["alexnet"]["counted_forward_gmac"] == pytest.approx(0.72, abs=0.01)
     assert sections["packed_sweep"]["packed_runs_per_hour"] > 0
     assert "MFU" in report
+
+
+def test_lrn_bench_quick_times_every_shape(tmp_path):
+    out = tmp_path / "lrn.md"
+    run_script([str(REPO / "bench" / "lrn.py"), "--quick", "--repeats", "2", "--iters", "1", "--out", str(out)],
+               tmp_path)
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [r["shape"] for r in rows][0] == "convnet4 conv1" and len(rows) == 5
+    assert all(len(r["torch_ms"]["values"]) == 2 and r["ablate_ms"]["median"] > 0 for r in rows)
+    assert "| AlexNet conv1 (two towers) | 2×96×55×55 |" in out.read_text()

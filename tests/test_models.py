@@ -138,7 +138,7 @@ def test_convnet4_defaults_are_the_foundation_net():
     pools = [m for m in model.features if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d))]
     assert [type(p).__name__ for p in pools] == ["MaxPool2d", "AvgPool2d", "AvgPool2d"]
     assert all(p.kernel_size == 3 and p.stride == 2 and p.ceil_mode for p in pools)
-    assert not any(isinstance(m, (nn.Dropout, R.DropConnectFC, nn.LocalResponseNorm)) for m in model.modules())
+    assert not any(isinstance(m, (nn.Dropout, R.DropConnectFC, TowerLRN)) for m in model.modules())
 
 
 def test_lrn_conventions_match_the_formula_by_hand():
@@ -151,6 +151,32 @@ def test_lrn_conventions_match_the_formula_by_hand():
     per_size = x / (k + alpha / n * window) ** beta
     torch.testing.assert_close(TowerLRN(n, alpha, beta, k, convention="formula")(x), formula)
     torch.testing.assert_close(TowerLRN(n, alpha, beta, k, convention="cudaconvnet")(x), per_size)
+
+
+@pytest.mark.parametrize("size", [5, 4])
+@pytest.mark.parametrize("towers", [1, 2])
+@pytest.mark.parametrize("beta", [0.75, 0.5, 0.6])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_lrn_matches_torch_per_tower_in_value_and_gradient(size, towers, beta, channels_last):
+    torch.manual_seed(0)
+    x = torch.randn(3, 12, 4, 5, dtype=torch.double) * 3
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    x.requires_grad_()
+    grad = torch.randn(3, 12, 4, 5, dtype=torch.double)
+    ours = TowerLRN(size, 0.5, beta, 2.0, towers=towers)(x)
+    ref = torch.cat([nn.LocalResponseNorm(size, 0.5, beta, 2.0)(t) for t in x.chunk(towers, 1)], 1)
+    torch.testing.assert_close(ours, ref)
+    torch.testing.assert_close(torch.autograd.grad(ours, x, grad)[0], torch.autograd.grad(ref, x, grad)[0])
+
+
+def test_lrn_backward_passes_gradcheck_and_traces_under_compile():
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 3, 3, dtype=torch.double, requires_grad=True)
+    lrn = TowerLRN(5, 0.7, 0.75, 2.0, towers=2)
+    assert torch.autograd.gradcheck(lrn, (x,))
+    compiled = torch.compile(lrn, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(torch.autograd.grad(compiled(x).sum(), x)[0], torch.autograd.grad(lrn(x).sum(), x)[0])
 
 
 def test_lrn_stays_within_each_tower():

@@ -2,7 +2,7 @@
 
 Constructors take keyword options and ignore the ones that do not concern them, so a model can pass the
 same options to whatever value the axis is set to. Also here: the layers the paper's nets need that torch
-lacks (LRN within towers, cuda-convnet's locally connected layer) and the shape arithmetic that lets every
+lacks (cuda-convnet's locally connected layer; LRN within towers is in lrn.py) and the shape arithmetic that lets every
 model check, before training, that a pooling choice still fits its feature maps.
 """
 
@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ablate.models.lrn import TowerLRN
 from ablate.registry import ConfigError, Registry
 
 ACTIVATIONS = Registry("model.activation")
@@ -40,27 +41,6 @@ def kaiming_gain(cfg) -> float:
 
 
 NORMS = Registry("model.norm")
-
-
-class TowerLRN(nn.Module):
-    """Local response normalization across adjacent channels (§3.3), computed within each tower.
-
-    In the two-GPU net each GPU normalises its own kernel maps, so with `towers=2` the window never reaches
-    across the tower boundary. `convention="cudaconvnet"` divides α by the window size n, as torch,
-    cuda-convnet and Caffe do; `"formula"` uses α exactly as §3.3's printed formula does (no division).
-    """
-
-    def __init__(self, size: int, alpha: float, beta: float, k: float, towers: int = 1,
-                 convention: str = "cudaconvnet"):
-        super().__init__()
-        torch_alpha = alpha if convention == "cudaconvnet" else alpha * size  # torch divides by size itself
-        self.lrn = nn.LocalResponseNorm(size, torch_alpha, beta, k)
-        self.towers = towers
-
-    def forward(self, x):
-        if self.towers == 1:
-            return self.lrn(x)
-        return torch.cat([self.lrn(t) for t in x.chunk(self.towers, dim=1)], dim=1)
 
 
 def norm_groups(channels: int, groups: int, towers: int = 1) -> int:
