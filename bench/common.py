@@ -9,6 +9,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,3 +109,33 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def goal_line(name: str, met: bool, detail: str) -> str:
     return f"- **{name}: {'met' if met else 'MISSED'}** — {detail}"
+
+
+def time_fwd_bwd(fn, x, grad, repeats: int, iters: int, warmup: int = 1, autocast=None) -> Stat:
+    """Milliseconds per forward + backward of `fn(x)` (optionally under autocast to that dtype):
+    `repeats` timings of `iters` calls each, after `warmup` calls."""
+    import contextlib
+
+    import torch
+
+    def step():
+        ctx = torch.autocast(x.device.type, dtype=autocast) if autocast else contextlib.nullcontext()
+        with ctx:
+            y = fn(x)
+        torch.autograd.grad(y, x, grad.to(y.dtype))
+
+    def sync():
+        if x.is_cuda:
+            torch.cuda.synchronize(x.device)
+
+    for _ in range(warmup):
+        step()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            step()
+        sync()
+        times.append((time.perf_counter() - t0) / iters * 1e3)
+    return Stat(times)

@@ -24,7 +24,7 @@ import gpu_sweep  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
-from common import REPO, Stat, machine_lines, today  # noqa: E402
+from common import REPO, Stat, machine_lines, time_fwd_bwd, today  # noqa: E402
 
 from ablate.config import Config, DataConfig, ModelConfig, OptimConfig, TrainerConfig  # noqa: E402
 from ablate.data.augment import AUGMENTS, Geometry, Normalizer  # noqa: E402
@@ -123,26 +123,6 @@ def alexnet(s: dict, device: torch.device, backend: str) -> dict:
     return out
 
 
-def time_lrn(fn, x: torch.Tensor, grad: torch.Tensor, s: dict) -> Stat:
-    """ms per forward + backward of `fn` under bf16 autocast (autocast picks each op's dtype, as in the model)."""
-    def step():
-        with torch.autocast(x.device.type, dtype=torch.bfloat16):
-            y = fn(x)
-        y.backward(grad.to(y.dtype))
-
-    for _ in range(s["warmup"]):
-        step()
-    sync(x.device)
-    times = []
-    for _ in range(s["repeats"]):
-        t0 = time.perf_counter()
-        for _ in range(s["lrn_iters"]):
-            step()
-        sync(x.device)
-        times.append((time.perf_counter() - t0) / s["lrn_iters"] * 1e3)
-    return Stat(times)
-
-
 def lrn(s: dict, device: torch.device, backend: str) -> dict:
     """Forward + backward of the two-tower LRN alone at AlexNet's conv1 and conv2 output shapes: bf16 NHWC
     input under bf16 autocast, as inside the model (autocast picks each op's dtype, as it does there)."""
@@ -155,7 +135,8 @@ def lrn(s: dict, device: torch.device, backend: str) -> dict:
         grad = torch.randn_like(x)
         res = {}
         for label, fn in (("eager", layer), ("compiled", torch.compile(layer, backend=backend))):
-            res[label] = {"ms": time_lrn(fn, x, grad, s).to_dict()}
+            ms = time_fwd_bwd(fn, x, grad, s["repeats"], s["lrn_iters"], s["warmup"], torch.bfloat16)
+            res[label] = {"ms": ms.to_dict()}
         res["speedup"] = res["eager"]["ms"]["median"] / res["compiled"]["ms"]["median"]
         out[where] = res
     return out

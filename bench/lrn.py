@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's ablate, not an installed one
 
 import torch  # noqa: E402
-from common import REPO, Stat, machine_lines, machine_name, table, today  # noqa: E402
+from common import REPO, Stat, machine_lines, machine_name, table, time_fwd_bwd, today  # noqa: E402
 from torch import nn  # noqa: E402
 
 from ablate.models.lrn import TowerLRN  # noqa: E402
@@ -34,35 +33,15 @@ def torch_lrn(size: int, alpha: float, beta: float, k: float, towers: int):
     return lambda x: torch.cat([layer(t) for t in x.chunk(towers, 1)], 1)
 
 
-def time_fwd_bwd(fn, x: torch.Tensor, repeats: int, iters: int) -> Stat:
-    """Milliseconds per forward + backward, `repeats` timings of `iters` calls each after one warm-up."""
-    grad = torch.randn_like(x)
-
-    def once():
-        torch.autograd.grad(fn(x), x, grad)
-
-    once()
-    times = []
-    for _ in range(repeats):
-        if x.is_cuda:
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        for _ in range(iters):
-            once()
-        if x.is_cuda:
-            torch.cuda.synchronize()
-        times.append((time.perf_counter() - t0) / iters * 1e3)
-    return Stat(times)
-
-
 def measure(args) -> list[dict]:
     dtype = torch.bfloat16 if args.device == "cuda" else torch.float32
     rows = []
     for label, batch, channels, side, towers in SHAPES:
         batch = 2 if args.quick else batch
         x = (torch.randn(batch, channels, side, side, device=args.device) * 3).to(dtype).requires_grad_()
-        ours = time_fwd_bwd(TowerLRN(5, 1e-4, 0.75, 2.0, towers), x, args.repeats, args.iters)
-        ref = time_fwd_bwd(torch_lrn(5, 1e-4, 0.75, 2.0, towers), x, args.repeats, args.iters)
+        grad = torch.randn_like(x)
+        ours = time_fwd_bwd(TowerLRN(5, 1e-4, 0.75, 2.0, towers), x, grad, args.repeats, args.iters)
+        ref = time_fwd_bwd(torch_lrn(5, 1e-4, 0.75, 2.0, towers), x, grad, args.repeats, args.iters)
         rows.append({"shape": label, "input": [batch, channels, side, side], "towers": towers,
                      "torch_ms": ref.to_dict(), "ablate_ms": ours.to_dict(), "speedup": ref.median / ours.median})
         print(f"{label}: torch {ref.fmt(2)} ms, ablate {ours.fmt(2)} ms", flush=True)
