@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -42,14 +43,17 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def save(folder: Path, state: dict[str, Any]) -> Path:
     """Write `last.pt` atomically (temp file, fsync, rename), keeping the one before as `previous.pt`."""
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{LAST}.tmp"
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    if (folder / LAST).exists():
-        os.replace(folder / LAST, folder / PREVIOUS)
-    os.replace(tmp, folder / LAST)
+    tmp = folder / f".{LAST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"  # unique: two writers never share it
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        if (folder / LAST).exists():
+            os.replace(folder / LAST, folder / PREVIOUS)
+        os.replace(tmp, folder / LAST)
+    finally:
+        tmp.unlink(missing_ok=True)
     return folder / LAST
 
 

@@ -9,7 +9,6 @@ command exits non-zero if any job failed.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import sys
@@ -25,24 +24,25 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from ablate.config import Config, from_dict
+from ablate.config import Config, check_name, from_dict
+from ablate.identity import folder_name
 from ablate.registry import ConfigError
-from ablate.sinks import RunFolder
+from ablate.runfolder import FINAL, RunFolder
 from ablate.trainer import train
 
 REPO_DIR = str(Path(__file__).resolve().parent.parent)  # holds conf/ and sweeps/
 CONF_DIR = str(Path(REPO_DIR) / "conf")
-_MAX_DIRNAME = 120
 
 
-def job_dirname(override_dirname: str) -> str:
-    """A run's folder name from its overrides: stable across launches, so a re-run finds its folder."""
-    if not override_dirname:
-        return "default"
-    name = override_dirname.replace("/", "_")
-    if len(name) > _MAX_DIRNAME:  # keep within file-name limits, still unique
-        name = name[:_MAX_DIRNAME - 9] + "-" + hashlib.sha1(name.encode()).hexdigest()[:8]
-    return name
+def job_dirname(overrides) -> str:
+    """A run's folder name from its overrides (`hydra.overrides.task`): stable across launches."""
+    return folder_name(str(o) for o in overrides)
+
+
+def run_name(name: str) -> str:
+    """`name`, checked before Hydra makes any folder from it (it may not leave runs/)."""
+    check_name(str(name))
+    return str(name)
 
 
 def joblib_jobs(jobs_per_gpu: int, threads: int) -> int:
@@ -52,8 +52,8 @@ def joblib_jobs(jobs_per_gpu: int, threads: int) -> int:
 
 
 def register() -> None:
-    for name, fn in [("ablate_dirname", job_dirname), ("ablate_joblib_jobs", joblib_jobs),
-                     ("ablate_repo", lambda: REPO_DIR)]:
+    for name, fn in [("ablate_dirname", job_dirname), ("ablate_name", run_name),
+                     ("ablate_joblib_jobs", joblib_jobs), ("ablate_repo", lambda: REPO_DIR)]:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
     ConfigStore.instance().store(name="ablate_schema", node=Config)
@@ -82,7 +82,8 @@ def _task(dcfg: DictConfig) -> dict[str, Any]:
         cfg = to_config(dcfg, out_dir=hc.runtime.output_dir)
         if multirun:
             _pin_sweep_job(cfg, hc.job.num)
-        summary = train(cfg)
+        launch = {"overrides": list(hc.overrides.task), "mode": "multirun" if multirun else "run"}
+        summary = train(cfg, launch={**launch, "hydra_job": hc.job.num} if multirun else launch)
     except ConfigError as err:
         print(f"ablate-train: error: {err}", file=sys.stderr)
         if multirun:
@@ -101,22 +102,58 @@ def _task(dcfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
+def sweep_jobs(config: DictConfig) -> list[list[str]]:
+    """Every job's overrides, as Hydra's basic sweeper will expand them (sweeper params, then the command line)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = [f"{k}={v}" for k, v in (config.hydra.sweeper.get("params") or {}).items()]
+    parsed = OverridesParser.create().parse_overrides(params + list(config.hydra.overrides.task))
+    return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def check_sweep_folders(config: DictConfig) -> None:
+    """Two jobs of one sweep that would write one run folder fail the sweep before any job starts."""
+    if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+        return  # other sweepers choose their jobs as they go
+    seen: dict[str, list[str]] = {}
+    for job in sweep_jobs(config):
+        name = job_dirname(job)
+        if name in seen and seen[name] != sorted(job):
+            differ = sorted(set(job) ^ set(seen[name]))
+            raise ConfigError(
+                f"two jobs of this sweep would share the run folder {config.hydra.sweep.dir}/{name}: they differ "
+                f"only in {', '.join(differ)}, which run-folder names leave out (ablate.identity.BOOKKEEPING and "
+                "the experiment/sweeps selectors). Sweep them as separate launches with different name=..., or "
+                "sweep a key that names the folder. No job was started.")
+        seen[name] = sorted(job)
+
+
 class SweepStatus(Callback):
-    """At the end of a multirun: a table of this launch's jobs and their statuses; exit 1 if any failed."""
+    """Before a multirun: refuse jobs that would share a folder. After it: a table of this launch's jobs and
+    their statuses; exit 1 if any is not completed or diverged."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.started = time.time()
+        try:
+            check_sweep_folders(config)
+        except ConfigError as err:
+            print(f"ablate-train: error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = Path(config.hydra.sweep.dir)
-        jobs = sorted(p.parent.parent for p in sweep.glob("*/.hydra/overrides.yaml")
-                      if p.stat().st_mtime >= getattr(self, "started", 0) - 1)
-        rows = [(job.name, (RunFolder(job).read_summary() or {}).get("status", "failed")) for job in jobs]
+        if str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+            jobs = sorted({sweep / job_dirname(job) for job in sweep_jobs(config)})
+        else:  # a sweeper that picks jobs as it goes: the folders this launch wrote
+            jobs = sorted(p.parent for p in sweep.glob("*/summary.json")
+                          if p.stat().st_mtime >= getattr(self, "started", 0) - 1)
+        rows = [(job.name, (RunFolder(job).read_summary() or {}).get("status", "not started")) for job in jobs]
         width = max([len(name) for name, _ in rows] + [3])
         print(f"\n{'job':<{width}}  status\n{'-' * width}  ---------")
         for name, status in rows:
             print(f"{name:<{width}}  {status}")
-        failed = [name for name, status in rows if status not in ("completed", "diverged")]
+        failed = [name for name, status in rows if status not in FINAL]
         print(f"{len(rows)} jobs: {len(rows) - len(failed)} completed or diverged, {len(failed)} not "
               f"(failed/preempted/running) in {sweep}")
         if failed:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field, fields
+from pathlib import PurePosixPath
 from typing import Any
 
 from ablate.registry import ConfigError
@@ -98,6 +99,7 @@ class DataConfig:
     pca_std: float = 0.1  # σ of AlexNet's lighting noise coefficients α (crop_flip_pca)
     download: bool = False  # fetch CIFAR-10's python batches into data.root when missing (needs a network)
     skip_bad: bool = False  # skip (and count) unreadable image files instead of stopping with an error
+    allow_missing_classes: bool = False  # accept an image-folder split lacking a class (listed in the summary)
     loader: str = "auto"  # auto (tensor for in-memory sets, dataloader for files), tensor, dataloader
     workers: int = 0  # DataLoader worker processes (dataloader path)
     cache_dir: str | None = None  # decoded-array cache; None = $XDG_CACHE_HOME/ablate or ~/.cache/ablate
@@ -221,8 +223,17 @@ class Config:
 
 def validate(cfg: Config) -> None:
     """Check every section; each checks its axis values against their registries (ConfigError names the fix)."""
+    check_name(cfg.name)
     for section in (cfg.model, cfg.data, cfg.optim, cfg.trainer, cfg.logger):
         section.check()
+
+
+def check_name(name: str) -> None:
+    """`name` becomes a folder under runs/: it may nest (a/b) but never leave runs/."""
+    parts = PurePosixPath(name).parts
+    if not name or name.startswith(("/", "~")) or "\\" in name or ".." in parts or "." in parts:
+        raise ConfigError(f"name={name!r} must be a relative folder name inside runs/ (no '..', '.', '~' or "
+                          "leading '/'), e.g. name=fig1 or name=study/stage1")
 
 
 def from_dict(data: dict[str, Any], cls: type = Config, prefix: str = "") -> Any:

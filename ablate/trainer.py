@@ -1,13 +1,16 @@
 """`train(cfg) -> summary`: one run, from a Config to a finished run folder.
 
-The run's life: set up (data, model, optimizer), resume from the newest readable checkpoint if there is one,
-then per epoch train → evaluate → log → checkpoint. It ends as completed, diverged (a non-finite loss, agreed
-across ranks), preempted (SIGTERM/SIGUSR1/$SUBMITIT_PREEMPT_SIGNAL: checkpoint at the next step boundary and
-return) or failed (any exception: traceback saved, status written, exception re-raised). Only rank 0 writes.
+The run's life: claim the run folder (its lock; a folder holding another config's results is refused, a
+finished one skipped: `ablate.claim`), set up (data, model, optimizer), resume from the newest readable
+checkpoint if there is one (the folder's records are made to agree with it), then per epoch train → evaluate
+→ log → checkpoint. It ends as completed, diverged (a non-finite loss, agreed across ranks), preempted
+(SIGTERM/SIGUSR1/$SUBMITIT_PREEMPT_SIGNAL: checkpoint at the next step boundary and return) or failed (any
+exception, set-up included: traceback saved, status written, exception re-raised). Only rank 0 writes.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -21,15 +24,16 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from ablate import checkpoint, dist
+from ablate.claim import RunFolderError, check_config, check_data, claim
 from ablate.config import Config
-from ablate.data import build_data
+from ablate.data import build_data, dataset_identity
 from ablate.engine import EpochMeter, StepContext, evaluate, train_one_epoch
+from ablate.identity import fingerprint
 from ablate.models import build_model, count_params
 from ablate.optim import build_optimizer, build_schedule, step_schedule
 from ablate.progress import Progress
-from ablate.sinks import RunFolder, make_mirror
-
-FINAL_STATUSES = ("completed", "diverged")  # re-running these would only repeat them
+from ablate.runfolder import METRIC_COLUMNS, RunFolder, Status, atomic_write, read_metric_rows
+from ablate.sinks import make_mirror
 
 
 def seed_everything(seed: int) -> None:
@@ -38,28 +42,39 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def train(cfg: Config) -> dict:
-    """Train one run into `cfg.out_dir` (spawning `trainer.devices` workers) and return its summary."""
-    previous = RunFolder(cfg.out_dir).read_summary()
-    if previous and previous.get("status") in FINAL_STATUSES:
-        print(f"[ablate] {cfg.out_dir} is already {previous['status']}; skipping "
-              "(delete the folder or change `name` to run it again)")
-        return previous
-    world = dist.requested_world_size(cfg.trainer.devices)
-    if world > 1 and not dist.launched_by_torchrun():
-        dist.spawn(_train_process, world, cfg)
-        return RunFolder(cfg.out_dir).read_summary()
-    return _train_process(cfg)
+def train(cfg: Config, launch: dict | None = None) -> dict:
+    """Train one run into `cfg.out_dir` (spawning `trainer.devices` workers) and return its summary.
+
+    `launch` (e.g. the CLI's overrides and job number) is recorded in summary.json as this launch's record.
+
+    Raises RunFolderError (a ConfigError), having run and written nothing, when the folder is in use by
+    another process or holds results of a different config or data set.
+    """
+    torchrun = dist.launched_by_torchrun()
+    owner = not torchrun or os.environ["RANK"] == "0"  # other torchrun ranks check but never lock or write
+    with claim(cfg.out_dir, cfg.to_dict(), lock=owner, data_identity=lambda: dataset_identity(cfg.data)) as got:
+        if got.done:
+            if owner:
+                print(f"[ablate] {cfg.out_dir} is already {got.previous['status']} with this config; skipping "
+                      "(delete the folder or change `name` to run it again)", flush=True)
+            return got.previous
+        world = dist.requested_world_size(cfg.trainer.devices)
+        if world > 1 and not torchrun:
+            dist.spawn(_train_process, world, cfg, got.previous, launch)
+            return RunFolder(cfg.out_dir).read_summary()
+        return _train_process(cfg, got.previous, launch)
 
 
-def _train_process(cfg: Config) -> dict:
+def _train_process(cfg: Config, previous: dict | None, launch: dict | None = None) -> dict:
     env = dist.env_from_torchrun() if dist.launched_by_torchrun() else dist.DistEnv()
-    device = dist.device_for(env, cfg.trainer.device)
-    dist.setup(env, device)
     try:
         try:
-            trainer = Trainer(cfg, env, device)
-        except Exception as exc:  # set-up failed (data, model, ...): the run folder still says so
+            device = dist.device_for(env, cfg.trainer.device)
+            dist.setup(env, device)
+            trainer = Trainer(cfg, env, device, previous, launch)
+        except RunFolderError:
+            raise
+        except Exception as exc:  # set-up failed (device, data, model, ...): the run folder still says so
             if env.is_main:
                 RunFolder(cfg.out_dir).record_setup_failure(cfg.to_dict(), exc, traceback.format_exc())
             raise
@@ -71,7 +86,8 @@ def _train_process(cfg: Config) -> dict:
 
 
 class Trainer:
-    def __init__(self, cfg: Config, env: dist.DistEnv, device: torch.device):
+    def __init__(self, cfg: Config, env: dist.DistEnv, device: torch.device, previous: dict | None = None,
+                 launch: dict | None = None):
         t = cfg.trainer
         if t.batch_size % env.world_size:
             raise ValueError(f"trainer.batch_size={t.batch_size} (global) must divide by the {env.world_size} "
@@ -83,6 +99,9 @@ class Trainer:
         seed_everything(cfg.seed)
         self.data = build_data(cfg.data, cfg.seed, device, t.batch_size // env.world_size,
                                t.eval_batch_size, rank=env.rank, world_size=env.world_size)
+        self.previous, self.launch = previous, launch  # the summary found when claimed; this launch's record
+        if previous is not None and RunFolder(cfg.out_dir).has_results():
+            check_data(RunFolder(cfg.out_dir), previous, self.data.info.get("identity"))
         self.raw_model = build_model(cfg.model, self.data.num_classes, self.data.image_size).to(device)
         if t.channels_last:
             self.raw_model = self.raw_model.to(memory_format=torch.channels_last)
@@ -94,6 +113,8 @@ class Trainer:
         self.run = RunFolder(cfg.out_dir) if env.is_main else None
         self.ckpt_dir = Path(cfg.out_dir) / "checkpoints"
         self.epoch, self.batch, self.step = 1, 0, 0  # position: next epoch to run, batches done in it
+        self.rows: list[dict] = []  # one per finished epoch: metrics.csv's rows, also kept in each checkpoint
+        self.columns = list(METRIC_COLUMNS)
         self.meter = EpochMeter(device)
         self.mirror, self.stop_reason, self._signal = None, None, None
         self.diverged_step, self._checked = None, 0  # first non-finite step; meter steps already checked
@@ -101,7 +122,7 @@ class Trainer:
     # -- the run -----------------------------------------------------------------------------------------------
     def fit(self) -> dict:
         t_start = time.perf_counter()
-        resumed = self._resume()
+        resumed = self._resume()  # may refuse (RunFolderError) before anything is written
         if self.run:
             self._open_record(resumed)
         handlers = self._install_signal_handlers()
@@ -110,8 +131,8 @@ class Trainer:
             return self._finish(status, t_start)
         except BaseException as exc:
             if self.run:
-                (self.run.path / "traceback.txt").write_text(traceback.format_exc())
-                self._finish("failed", t_start, error=f"{type(exc).__name__}: {exc}")
+                atomic_write(self.run.path / "traceback.txt", traceback.format_exc())
+                self._finish(Status.FAILED, t_start, error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
             self._restore_signal_handlers(handlers)
@@ -133,12 +154,12 @@ class Trainer:
             if not finished and self.stop_reason != "limit":
                 return self._stop_early()
             if self._diverged():
-                return "diverged"
+                return Status.DIVERGED
             row = self._end_epoch(lr, time.perf_counter() - t0, progress)
             if t.stop_at_train_err is not None and row["train_err"] <= t.stop_at_train_err:
                 self.stop_reason = f"train_err {row['train_err']:.4f} <= trainer.stop_at_train_err"
-                return "completed"
-        return "completed"
+                return Status.COMPLETED
+        return Status.COMPLETED
 
     def _after_step(self, progress: Progress):
         t = self.cfg.trainer
@@ -166,10 +187,10 @@ class Trainer:
             return False
         return after_step
 
-    def _stop_early(self) -> str:
+    def _stop_early(self) -> Status:
         if self.stop_reason == "preempted":
             self._save_checkpoint()
-        return self.stop_reason
+        return Status(self.stop_reason)
 
     def _diverged(self) -> bool:
         bad = self.meter.first_nonfinite(since=self._checked)
@@ -188,8 +209,9 @@ class Trainer:
                "val_top5_err": val["top5_err"], "test_loss": test["loss"], "test_top1_err": test["top1_err"],
                "test_top5_err": test["top5_err"], "epoch_s": round(seconds, 4),
                "images_per_s": round(train["images"] / max(seconds, 1e-9), 1)}
+        self.rows.append(row)
         if self.run:
-            self.run.log_epoch(row)
+            self.run.log_epoch(row, self.rows)
             progress.end_epoch(row)
         if self.mirror:
             self.mirror.log(row, self.step)
@@ -198,27 +220,39 @@ class Trainer:
         self._save_checkpoint()
         return row
 
-    def _finish(self, status: str, t_start: float, **fields) -> dict:
-        if status == "diverged":
+    def _finish(self, status: Status, t_start: float, **fields) -> dict:
+        if status == Status.DIVERGED:
             fields.update(diverged_step=self.diverged_step, diverged_epoch=self.epoch)
-        if status == "preempted":
+        if status == Status.PREEMPTED:
             fields.update(preempt_signal=self._signal)
-        if status == "completed" and self.stop_reason and self.stop_reason.startswith("train_err"):
+        if status == Status.COMPLETED and self.stop_reason and self.stop_reason.startswith("train_err"):
             fields.update(stopped_early=self.stop_reason)
         if not self.run:
-            return {"status": status, **fields}
+            return {"status": status.value, **fields}
         wall = self.run.summary.get("wall_s_before_resume", 0.0) + time.perf_counter() - t_start
         return self.run.finish(status, wall_s=wall, **fields)
 
     # -- run folder, checkpoints, resume -----------------------------------------------------------------------
     def _open_record(self, resumed: dict | None) -> None:
+        config = self.cfg.to_dict()
         extra = {"params": count_params(self.raw_model), "world_size": self.env.world_size,
-                 "device": str(self.device), "data": self.data.info}
+                 "device": str(self.device), "data": self.data.info, "fingerprint": fingerprint(config),
+                 "launch": self.launch}
         if resumed:
-            self.run.resume(self.epoch - 1, extra)
+            repairs = self.run.restore(config, self.rows, resumed.get("summary") or {}, extra)
+            for repair in repairs:
+                print(f"[ablate] {self.cfg.out_dir}: repaired on resume: {repair}", flush=True)
         else:
-            self.run.start(self.cfg.to_dict(), extra)
+            self.run.start(config, {**extra, "input": self._input_stats()}, self.columns)
         self.mirror = make_mirror(self.cfg, self.run, resumed.get("mirror_id") if resumed else None)
+
+    def _input_stats(self) -> dict:
+        """Mean and std of the network's input over the first training batch: the scale the run saw."""
+        self.data.train.set_epoch(1)
+        x, _ = next(iter(self.data.train))
+        x = x.float()
+        return {"mean": x.mean().item(), "std": x.std().item(), "min": x.min().item(), "max": x.max().item(),
+                "images": len(x)}
 
     def _save_checkpoint(self) -> None:
         rng = [checkpoint.rng_state()]
@@ -233,12 +267,17 @@ class Trainer:
             "model": self.raw_model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
             "epoch": self.epoch, "batch": self.batch, "step": self.step, "rng": rng, "meter": meter,
-            "world_size": self.env.world_size, "mirror_id": self.mirror.run_id if self.mirror else None})
+            "world_size": self.env.world_size, "mirror_id": self.mirror.run_id if self.mirror else None,
+            # the run folder's records as of this checkpoint: what a resume restores them to
+            "config": self.cfg.to_dict(), "rows": self.rows,
+            "summary": json.loads(json.dumps(self.run.summary, default=str))})  # plain types: weights_only
 
     def _resume(self) -> dict | None:
         state = checkpoint.load_latest(self.ckpt_dir, map_location=self.device)
         if state is None:
             return None
+        if "config" in state:  # the folder's config.yaml was checked when claimed; this is the weights' own
+            check_config(RunFolder(self.cfg.out_dir), self.cfg.to_dict(), state["config"], None)
         if state["world_size"] != self.env.world_size:
             raise ValueError(f"{self.ckpt_dir} was written by {state['world_size']} processes; resume it with "
                              f"trainer.devices={state['world_size']}")
@@ -249,6 +288,9 @@ class Trainer:
         self.epoch, self.batch, self.step = state["epoch"], state["batch"], state["step"]
         self.meter.load_state_dict(state["meter"][self.env.rank])
         checkpoint.set_rng_state(state["rng"][self.env.rank])
+        # Checkpoints from before rows were stored: take the logged rows the checkpoint covers.
+        self.rows = state["rows"] if "rows" in state else read_metric_rows(self.cfg.out_dir, self.epoch - 1)
+        self.columns = list((state.get("summary") or {}).get("columns") or self.columns)
         if self.env.is_main:
             print(f"[ablate] resuming {self.cfg.out_dir} at epoch {self.epoch}, batch {self.batch}", flush=True)
         return state

@@ -60,11 +60,15 @@ def test_registry_rejects_a_second_different_entry():
         reg.get("b")
 
 
-def test_job_dirname_is_stable_and_bounded():
-    assert job_dirname("") == "default"
-    long = ",".join(f"key{i}=value{i}" for i in range(40))
-    assert job_dirname(long) == job_dirname(long) and len(job_dirname(long)) <= 120
-    assert job_dirname(long) != job_dirname(long + "x")
+def test_job_dirname_is_stable_bounded_and_leaves_out_bookkeeping():
+    assert job_dirname([]) == "default"
+    long = [f"key{i}=value{i}" for i in range(40)]
+    assert job_dirname(long) == job_dirname(long[::-1]) and len(job_dirname(long)) <= 120
+    assert job_dirname(long) != job_dirname([*long, "x=1"])
+    assert job_dirname(["seed=1", "model.activation=tanh", "trainer.threads=1", "data.root=/a/b",
+                        "+experiment=fig1_demo", "logger=wandb", "hydra/launcher=joblib"]) == \
+        "model.activation=tanh,seed=1"
+    assert job_dirname(["data.subset=10", "+model.tanh=a/b"]) == "+model.tanh=a_b,data.subset=10"
 
 
 def test_demo_experiment_composes_as_a_sweep():

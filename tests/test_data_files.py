@@ -30,7 +30,8 @@ def _photo(w: int, h: int, seed: int) -> Image.Image:
 
 @pytest.fixture
 def imagenet_tree(tmp_path) -> Path:
-    """train/{n01,n02,n03}, val/{n01,n02}: RGB, grayscale and CMYK JPEGs, a PNG named .JPEG, one corrupt file."""
+    """train/{n01,n02,n03}, val/{n01,n02,n03}: RGB, grayscale and CMYK JPEGs, a PNG named .JPEG, one corrupt
+    file."""
     root = tmp_path / "imagenet"
     for c, wnid in enumerate(["n02", "n01", "n03"]):  # created out of order: labels must follow sorted wnids
         for i in range(4):
@@ -39,7 +40,7 @@ def imagenet_tree(tmp_path) -> Path:
     _save(root / "train" / "n02" / "n02_cmyk.JPEG", Image.new("CMYK", (290, 270), (255, 0, 0, 0)))
     _save(root / "train" / "n03" / "n03_png.JPEG", _photo(260, 256, 51), "PNG")
     (root / "train" / "n03" / "n03_bad.JPEG").write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
-    for c, wnid in enumerate(["n01", "n02"]):
+    for c, wnid in enumerate(["n01", "n02", "n03"]):
         for i in range(3):
             _save(root / "val" / wnid / f"val_{c}{i}.JPEG", _photo(256, 320, 70 + 3 * c + i))
     return root
@@ -54,7 +55,21 @@ def test_listing_uses_sorted_wnids_and_the_train_classes_for_val(imagenet_tree):
     assert classes == ("n01", "n02", "n03") and len(paths) == 16
     assert np.bincount(labels).tolist() == [5, 5, 6]
     val_paths, val_labels, _ = list_image_folder(imagenet_tree / "val", classes)
-    assert val_labels.tolist() == [0, 0, 0, 1, 1, 1] and b"n02" in val_paths[3]
+    assert val_labels.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2] and b"n02" in val_paths[3]
+
+
+@pytest.mark.parametrize("how", ["missing", "empty"])
+def test_a_split_lacking_a_class_is_an_error_unless_allowed(imagenet_tree, how):
+    import shutil
+    if how == "missing":
+        shutil.rmtree(imagenet_tree / "val" / "n03")
+    else:
+        for f in (imagenet_tree / "val" / "n03").iterdir():
+            f.unlink()
+    with pytest.raises(ConfigError, match=r"no images for 1 of its 3 classes \(n03\).*allow_missing_classes"):
+        build_data(_cfg(imagenet_tree), 0, CPU, 4, 4)
+    data = build_data(_cfg(imagenet_tree, allow_missing_classes=True), 0, CPU, 4, 4)
+    assert data.num_classes == 3 and data.info["absent_classes"] == {"test": ["n03"]}
 
 
 def test_grayscale_cmyk_and_misnamed_png_become_256_rgb_frames(imagenet_tree):
@@ -89,7 +104,7 @@ def test_unreadable_image_is_named_or_skipped_and_counted(imagenet_tree):
 def test_ten_crop_validation_batches(imagenet_tree):
     data = build_data(_cfg(imagenet_tree, test_crops=10), 0, CPU, 4, 4)
     x, y = next(iter(data.val))
-    assert x.shape == (4, 10, 3, 224, 224) and data.test is None and data.val.num_images == 6
+    assert x.shape == (4, 10, 3, 224, 224) and data.test is None and data.val.num_images == 9
     torch.testing.assert_close(x[:, 5:], x[:, :5].flip(-1))
 
 

@@ -28,7 +28,7 @@ from ablate.report.design import Design
 from ablate.report.speed import fig1_arms, speedup
 from ablate.report.stats import epochs_to, t_quantile, welch_ci
 from ablate.report.tables import delta_table, ilsvrc_table, verdict
-from ablate.sinks import METRIC_COLUMNS
+from ablate.runfolder import METRIC_COLUMNS
 
 T4 = 2.7764451051977987  # t quantile (0.975, df=4), from printed tables
 

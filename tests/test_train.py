@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 import ablate
-from ablate.sinks import METRIC_COLUMNS
+from ablate.runfolder import METRIC_COLUMNS
 
 
 def test_one_epoch_writes_the_run_folder_contract(make_config):

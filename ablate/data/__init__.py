@@ -8,6 +8,8 @@ sets, a `FileLoader` (torch DataLoader with workers) for files. See docs/data.md
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,6 +78,29 @@ def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
     return stats["mean"], stats["std"]
 
 
+def data_identity(ds: ArrayDataset) -> str:
+    """A hash of what the data set *is*, recorded in every run so a moved `data.root` can be checked.
+
+    In-memory sets hash their decoded pixels and labels, in order: two copies of the same files are one data
+    set; the same images in another layout are not, since the order decides subsets and epoch orders.
+    File-backed sets (ImageNet) hash their file paths relative to the data root, and labels, not the bytes of
+    1.3M files.
+    """
+    h = hashlib.blake2b(repr(ds.classes).encode(), digest_size=10)
+    for a in (ds.train_x, ds.train_y, ds.test_x, ds.test_y):
+        if a.dtype.kind == "S":
+            root = os.path.commonpath([os.fsdecode(p) for p in (ds.train_x[0], ds.test_x[0])])
+            a = np.array([os.path.relpath(os.fsdecode(p), root).encode() for p in a])
+        h.update(f"{a.shape}{a.dtype}".encode())
+        h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
+    return h.hexdigest()
+
+
+def dataset_identity(cfg) -> str:
+    """`data_identity` of the data set `cfg` (the data section) names, without building loaders."""
+    return data_identity(DATASETS.build(cfg.name, cfg))
+
+
 def carve_splits(ds: ArrayDataset, cfg, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """train/val/test (x, y) after data.subset, data.test_subset and data.val_size (val carved from train)."""
     train_x, train_y, test_x, test_y = ds.train_x, ds.train_y, ds.test_x, ds.test_y
@@ -136,11 +161,16 @@ def build_data(cfg, seed: int, device: torch.device, batch_size: int, eval_batch
                                 skip_bad=cfg.skip_bad)
         return FileLoader(samples, bs, norm, workers=cfg.workers, **common)
 
+    absent = {split: [ds.classes[i] for i in sorted(set(range(ds.num_classes)) - set(y.tolist()))]
+              for split, (_, y) in splits.items()}
     train, test = source("train", True), source("test", False)
     val = source("val", False) if "val" in splits else test
     info = {"source": ds.source, "loader": kind, "train_images": len(splits["train"][1]),
             "val_images": len(splits.get("val", splits["test"])[1]), "test_images": len(splits["test"][1]),
-            "image_size": geo.size, "augment": cfg.augment, "test_crops": cfg.test_crops, **stats, **ds.info}
+            "image_size": geo.size, "augment": cfg.augment, "test_crops": cfg.test_crops,
+            "identity": data_identity(ds), **stats, **ds.info}
+    if any(absent.values()):
+        info["absent_classes"] = {split: names for split, names in absent.items() if names}
     return Loaders(train, val, None if val is test else test, ds.num_classes, geo.size, info)
 
 

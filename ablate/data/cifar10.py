@@ -111,8 +111,9 @@ def decode_batches(folder: Path) -> tuple[dict[str, np.ndarray], dict]:
             {"source": f"CIFAR-10 python batches at {folder}", "official_md5": official, "skipped": []})
 
 
-def decode_folder_split(split_dir: Path, skip_bad: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    paths, labels, _ = list_image_folder(split_dir, CIFAR10_CLASSES)
+def decode_folder_split(split_dir: Path, skip_bad: bool,
+                        allow_missing: bool = False) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    paths, labels, _ = list_image_folder(split_dir, CIFAR10_CLASSES, allow_missing)
 
     def one(path: bytes) -> np.ndarray | None:
         try:
@@ -136,17 +137,18 @@ def decode_folder_split(split_dir: Path, skip_bad: bool) -> tuple[np.ndarray, np
     return np.stack([images[i] for i in keep]), labels[keep], bad
 
 
-def decode_folder(root: Path, skip_bad: bool) -> tuple[dict[str, np.ndarray], dict]:
-    train_x, train_y, bad_train = decode_folder_split(root / "train", skip_bad)
-    test_x, test_y, bad_test = decode_folder_split(root / "test", skip_bad)
+def decode_folder(root: Path, skip_bad: bool, allow_missing: bool = False) -> tuple[dict[str, np.ndarray], dict]:
+    train_x, train_y, bad_train = decode_folder_split(root / "train", skip_bad, allow_missing)
+    test_x, test_y, bad_test = decode_folder_split(root / "test", skip_bad, allow_missing)
     return ({"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y},
             {"source": f"CIFAR-10 ImageFolder at {root}", "skipped": bad_train + bad_test})
 
 
-def source_files(kind: str, where: Path) -> list[str]:
+def source_files(kind: str, where: Path, allow_missing: bool = False) -> list[str]:
     if kind == "batches":
         return [str(where / f) for f in ALL_FILES]
-    return [os.fsdecode(p) for split in ("train", "test") for p in list_image_folder(where / split, CIFAR10_CLASSES)[0]]
+    return [os.fsdecode(p) for split in ("train", "test")
+            for p in list_image_folder(where / split, CIFAR10_CLASSES, allow_missing)[0]]
 
 
 @DATASETS.register("cifar10")
@@ -159,10 +161,11 @@ def cifar10(cfg) -> ArrayDataset:
     if found is None:
         raise ConfigError(layout_help(root))
     kind, where = found
-    key = fingerprint(str(where), source_files(kind, where), "cifar10", kind, cfg.skip_bad)
+    allow = cfg.allow_missing_classes
+    key = fingerprint(str(where), source_files(kind, where, allow), "cifar10", kind, cfg.skip_bad)
 
     def build():
-        return decode_batches(where) if kind == "batches" else decode_folder(where, cfg.skip_bad)
+        return decode_batches(where) if kind == "batches" else decode_folder(where, cfg.skip_bad, allow)
 
     arrays, meta = cached("cifar10", key, build, cfg.cache_dir)
     info = {k: v for k, v in meta.items() if k != "source"}

@@ -32,11 +32,12 @@ class BadImageError(ConfigError):
     """An image file that cannot be decoded; the message names the file and the way out."""
 
 
-def list_image_folder(split_dir: Path, classes: tuple[str, ...] | None = None):
+def list_image_folder(split_dir: Path, classes: tuple[str, ...] | None = None, allow_missing: bool = False):
     """`split_dir/<class>/<image>` → (paths, labels, classes), file names sorted within each class.
 
     With `classes` given the labels follow that order (folders outside it are an error); otherwise the sorted
-    folder names are the classes.
+    folder names are the classes. A class without a folder or without images is an error (a split silently
+    missing a class would train or test on fewer classes) unless `allow_missing` (data.allow_missing_classes).
     """
     folders = sorted(e.name for e in os.scandir(split_dir) if e.is_dir())
     if classes is None:
@@ -54,6 +55,12 @@ def list_image_folder(split_dir: Path, classes: tuple[str, ...] | None = None):
                        if os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES and e.is_file())
         paths += [os.path.join(folder, f) for f in files]
         labels += [label] * len(files)
+    absent = [c for i, c in enumerate(classes) if i not in set(labels)]
+    if absent and not allow_missing and paths:
+        raise ConfigError(f"{split_dir} has no images for {len(absent)} of its {len(classes)} classes "
+                          f"({', '.join(absent[:10])}{', ...' if len(absent) > 10 else ''}): a missing or empty "
+                          "class folder. Fix the data, or set data.allow_missing_classes=true to train and test "
+                          "on what is there (the run's summary then lists the absent classes)")
     if not paths:
         raise ConfigError(f"no images (*.png, *.jpg, *.jpeg) under {split_dir}/<class>/")
     # Fixed-width bytes, not str (4 bytes a character) or objects (refcounts defeat fork's copy-on-write).

@@ -47,8 +47,8 @@ def _check_layout(root: Path) -> None:
 def imagenet(cfg) -> ArrayDataset:
     root = Path(cfg.root).expanduser()
     _check_layout(root)
-    train_paths, train_y, classes = list_image_folder(root / "train")
-    val_paths, val_y, _ = list_image_folder(root / "val", classes)
+    train_paths, train_y, classes = list_image_folder(root / "train", None, cfg.allow_missing_classes)
+    val_paths, val_y, _ = list_image_folder(root / "val", classes, cfg.allow_missing_classes)
     return ArrayDataset(train_paths, train_y, val_paths, val_y, classes,
                         source=f"ImageNet ImageFolder at {root} ({len(classes)} classes)",
                         frame=FRAME, size=SIZE, pad=0, stats=IMAGENET_STATS)

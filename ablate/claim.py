@@ -1,0 +1,137 @@
+"""One writer per run folder, and the decision to start, resume or skip it.
+
+`claim(out_dir, config)` is entered before any work:
+1. it takes the folder's lock: `flock` on `.lock`, exclusive and non-blocking, held until the run ends and
+   released by the OS however the process dies (kill -9 included; flock works on local disks and on NFSv4).
+   A second launcher gets one error naming the holder (pid, host, start time, command);
+2. if the folder already holds results (a checkpoint or logged epochs), it checks that they are this run's:
+   the stored config must agree with `config` on every identity key (`ablate.identity`), else one error
+   names the keys that differ and the ways out;
+3. it says whether the run is already final (completed or diverged), in which case it is skipped.
+Nothing is written to the folder by a launcher that is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ablate.identity import differences, differences_text, fingerprint
+from ablate.registry import ConfigError
+from ablate.runfolder import FINAL, RunFolder, now_iso
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: no lock (documented)
+    fcntl = None
+
+
+class RunFolderError(ConfigError):
+    """The run folder cannot be used by this launch (in use, or holding another config's results)."""
+
+
+class RunLock:
+    def __init__(self, folder: Path):
+        self.path = Path(folder) / ".lock"
+        self.fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if fcntl is None:
+            return self
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = self._read(fd)
+            os.close(fd)
+            raise RunFolderError(
+                f"{self.path.parent} is in use by another launch ({holder}); only one process may write a run "
+                "folder. Wait for it to finish (or stop it), or run this one under another name (name=...)"
+            ) from None
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": now_iso(), "argv": sys.argv}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me).encode(), 0)
+        self.fd = fd
+        return self
+
+    @staticmethod
+    def _read(fd: int) -> str:
+        try:
+            holder = json.loads(os.pread(fd, 65536, 0) or b"{}")
+        except (OSError, ValueError):
+            holder = {}
+        if not holder:
+            return "holder details not written yet"
+        return (f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}: "
+                f"{' '.join(map(str, holder.get('argv') or []))}")
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+@dataclass
+class Claim:
+    run: RunFolder
+    previous: dict[str, Any] | None  # the summary found in the folder, if any
+    done: bool  # already completed or diverged: nothing to do
+
+
+def mismatch_error(folder: Path, what: str, detail: str) -> RunFolderError:
+    return RunFolderError(
+        f"{folder} holds results of a different {what}, so this run was neither resumed nor skipped:\n{detail}\n"
+        "Nothing was run or written. Ways out: run this config under another name (name=...), move that folder "
+        "away (its numbers belong to its config.yaml), or set the keys above back to the folder's values.")
+
+
+def check_config(run: RunFolder, config: dict[str, Any], stored: dict[str, Any] | None,
+                 previous: dict[str, Any] | None) -> None:
+    """Raise when the folder's results were computed under another config than `config`."""
+    if stored is not None:
+        rows = differences(stored, config)
+        if rows:
+            raise mismatch_error(run.path, "config", differences_text(rows))
+    elif previous and previous.get("fingerprint") and previous["fingerprint"] != fingerprint(config):
+        raise mismatch_error(run.path, "config", "  (config.yaml is unreadable; summary.json's fingerprint "
+                                                 f"{previous['fingerprint']} differs from {fingerprint(config)})")
+
+
+def check_data(run: RunFolder, previous: dict[str, Any] | None, identity: str | None) -> None:
+    """Raise when the folder's results were computed on other data than `identity` (data.root may move)."""
+    before = ((previous or {}).get("data") or {}).get("identity")
+    if before and identity and before != identity:
+        raise mismatch_error(run.path, "data set",
+                             f"  data content {before} in the folder, {identity} at data.root now")
+
+
+@contextlib.contextmanager
+def claim(out_dir: str, config: dict[str, Any], lock: bool = True,
+          data_identity: Callable[[], str | None] | None = None) -> Iterator[Claim]:
+    """Lock `out_dir` (if `lock`), check that what it holds is this run's, and say whether it is done."""
+    run = RunFolder(out_dir)
+    held = RunLock(run.path).acquire() if lock else None
+    try:
+        previous = run.read_summary(quiet=False)
+        if run.has_results() or (previous and previous.get("status") in FINAL):
+            stored = run.read_config()
+            check_config(run, config, stored, previous)
+        done = bool(previous and previous.get("status") in FINAL)
+        if done and data_identity is not None:  # a resumed run's data is checked once it is loaded
+            moved = ((run.read_config() or {}).get("data") or {}).get("root") != config.get("data", {}).get("root")
+            if moved:
+                check_data(run, previous, data_identity())
+        yield Claim(run, previous, done)
+    finally:
+        if held is not None:
+            held.release()

@@ -1,0 +1,281 @@
+"""The run folder: the contract between the trainer, which writes it, and the report, which reads it.
+
+    config.yaml        the resolved config: what this folder's numbers were computed with
+    metrics.csv        one row per finished epoch: METRIC_COLUMNS, then any extra columns (activation statistics)
+    summary.json       status, provenance (git, versions, argv, start time), final and best rows, repairs made;
+                       summary.prev.json is the copy from before its last rewrite
+    checkpoints/       last.pt, previous.pt (ablate.checkpoint); each also holds the epoch rows and the summary
+    traceback.txt      when the run failed
+    .lock              held (flock) by the one process that writes the folder, for the run's whole life
+
+Crash consistency: every file is replaced atomically (unique temp name, then rename). The newest checkpoint is
+the truth a run resumes from, so on resume metrics.csv is rewritten from the checkpoint's rows: rows past it,
+a torn last line or a lost file are repaired, and each repair is listed in summary.json. A summary that cannot
+be read falls back to its previous copy, then to the checkpoint's snapshot; provenance that is lost anyway is
+flagged (`provenance_lost`), never silently replaced.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import platform
+import socket
+import subprocess
+import sys
+import uuid
+import warnings
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+METRIC_COLUMNS = ["epoch", "step", "lr", "train_loss", "train_err", "val_loss", "val_top1_err", "val_top5_err",
+                  "test_loss", "test_top1_err", "test_top5_err", "epoch_s", "images_per_s"]
+TIMING_COLUMNS = ("epoch_s", "images_per_s")  # wall-clock columns: never equal between two runs
+
+
+class Status(StrEnum):
+    RUNNING = "running"  # in progress, or killed before it could say otherwise
+    COMPLETED = "completed"
+    DIVERGED = "diverged"  # a non-finite loss: a result, not a crash
+    FAILED = "failed"  # an exception; traceback.txt says which
+    PREEMPTED = "preempted"  # stopped by a signal after a checkpoint: the same command resumes it
+
+
+FINAL = frozenset({Status.COMPLETED, Status.DIVERGED})  # re-running these would only repeat them
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def atomic_write(path: Path, data: str | bytes) -> None:
+    """Replace `path` whole: a reader (or a crash) sees the old file or the new one, never a part."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def remove_stale_temps(folder: Path) -> None:
+    """Temp files of writers that died mid-write (the caller holds the folder's lock, so no writer is alive)."""
+    for tmp in list(folder.glob(".*.tmp")) + list(folder.glob("checkpoints/.*.tmp")):
+        tmp.unlink(missing_ok=True)
+
+
+def git_state() -> dict[str, Any]:
+    """The SHA and dirty flag of the checkout the ablate code runs from (None outside a git checkout)."""
+    where = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+    sha = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return {"sha": sha, "dirty": bool(dirty) if sha else None}
+
+
+def versions() -> dict[str, str]:
+    import torch
+    import torchvision
+
+    import ablate
+    return {"python": platform.python_version(), "torch": str(torch.__version__),
+            "torchvision": str(torchvision.__version__), "ablate": ablate.__version__}
+
+
+def clean(value: Any) -> Any:
+    """JSON has no NaN/inf: write them as strings so the file stays valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class RunFolder:
+    """Reads and writes one run folder's records (rank 0 only writes)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.metrics_path = self.path / "metrics.csv"
+        self.summary_path = self.path / "summary.json"
+        self.prev_path = self.path / "summary.prev.json"
+        self.config_path = self.path / "config.yaml"
+        self.summary: dict[str, Any] = {}
+        self.columns: list[str] = list(METRIC_COLUMNS)
+
+    # -- reading -----------------------------------------------------------------------------------------------
+    def read_summary(self, quiet: bool = True) -> dict[str, Any] | None:
+        """summary.json, or its previous copy when it is unreadable (a warning says so unless `quiet`)."""
+        summary = read_json(self.summary_path)
+        if summary is None and self.summary_path.exists():
+            summary = read_json(self.prev_path)
+            if not quiet:
+                warnings.warn(f"{self.summary_path} is unreadable; "
+                              + ("using its previous copy" if summary else "no readable copy"), stacklevel=2)
+        return summary
+
+    def read_config(self) -> dict[str, Any] | None:
+        try:
+            data = yaml.safe_load(self.config_path.read_text())
+        except (OSError, yaml.YAMLError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def has_results(self) -> bool:
+        """Anything here that a different config must not overwrite: a checkpoint or a logged epoch."""
+        ckpts = self.path / "checkpoints"
+        return (ckpts.is_dir() and any(ckpts.glob("*.pt"))) or _data_lines(self.metrics_path) > 0
+
+    # -- writing -----------------------------------------------------------------------------------------------
+    def start(self, config: dict[str, Any], extra: dict[str, Any], columns: list[str]) -> None:
+        """A fresh record (no checkpoint to resume from): config, empty metrics, summary `running`."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(self.path)
+        old = self.read_summary()
+        self.columns = list(columns)
+        atomic_write(self.config_path, yaml.safe_dump(config, sort_keys=False))
+        self.write_metrics([])
+        self.summary = {"status": Status.RUNNING.value, "name": config.get("name"), "seed": config.get("seed"),
+                        "start_time": now_iso(), "end_time": None, "wall_s": 0.0, "epochs_completed": 0,
+                        "final": {}, "best": {}, "git": git_state(), "versions": versions(),
+                        "platform": platform.platform(), "host": socket.gethostname(), "argv": sys.argv,
+                        "columns": self.columns, **extra}
+        if old and old.get("status") == Status.FAILED:  # an attempt that failed before its first checkpoint
+            self.summary["earlier_attempt"] = {k: old.get(k) for k in ("start_time", "end_time", "error")}
+        self.write_summary()
+
+    def restore(self, config: dict[str, Any], rows: list[dict[str, Any]], snapshot: dict[str, Any],
+                extra: dict[str, Any]) -> list[str]:
+        """Make the folder agree with the checkpoint being resumed; returns the repairs made (also recorded)."""
+        remove_stale_temps(self.path)
+        repairs = self._metrics_repairs(rows)
+        stored = self.read_summary(quiet=True)
+        if stored is None:
+            stored = snapshot
+            repairs.append("summary.json unreadable (and no readable previous copy): rebuilt from the checkpoint"
+                           if self.summary_path.exists() else "summary.json missing: rebuilt from the checkpoint")
+        if self.read_config() is None:
+            repairs.append("config.yaml missing or unreadable: rewritten from the checkpoint")
+        atomic_write(self.config_path, yaml.safe_dump(config, sort_keys=False))
+        self.columns = list(snapshot.get("columns") or stored.get("columns") or METRIC_COLUMNS)
+        self.write_metrics(rows)
+        self.summary = {**stored}
+        for key in ("git", "versions", "start_time", "argv"):  # provenance of the first attempt
+            if self.summary.get(key) is None:
+                self.summary[key] = snapshot.get(key)
+        if any(self.summary.get(k) is None for k in ("git", "start_time")):
+            self.summary["provenance_lost"] = True
+        self.summary.pop("error", None)
+        self.summary.update(status=Status.RUNNING.value, end_time=None, resumes=self.summary.get("resumes", 0) + 1,
+                            wall_s_before_resume=self.summary.get("wall_s", 0.0), **extra)
+        self._set_epoch_fields(rows)
+        if repairs:
+            self.summary["repairs"] = self.summary.get("repairs", []) + [f"{now_iso()}: {r}" for r in repairs]
+        self.write_summary()
+        return repairs
+
+    def _metrics_repairs(self, rows: list[dict[str, Any]]) -> list[str]:
+        if not self.metrics_path.exists():
+            return ["metrics.csv missing: rebuilt from the checkpoint"] if rows else []
+        text = self.metrics_path.read_text(errors="replace")
+        repairs = []
+        if text and not text.endswith("\n"):
+            repairs.append("metrics.csv: a torn last line (cut mid-write) dropped")
+        logged = _data_lines(self.metrics_path)
+        if logged > len(rows):
+            repairs.append(f"metrics.csv: {logged - len(rows)} row(s) past the checkpoint dropped "
+                           "(they are computed again)")
+        return repairs
+
+    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, self.columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write(self.metrics_path, buffer.getvalue())
+
+    def log_epoch(self, row: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        """Append one epoch's row (flushed: a crash after this loses nothing) and update the summary."""
+        with open(self.metrics_path, "a", newline="") as f:
+            csv.DictWriter(f, self.columns, extrasaction="ignore", lineterminator="\n").writerow(row)
+            f.flush()
+        self._set_epoch_fields(rows)
+        self.write_summary()
+
+    def _set_epoch_fields(self, rows: list[dict[str, Any]]) -> None:
+        self.summary["epochs_completed"] = rows[-1]["epoch"] if rows else 0
+        self.summary["final"] = {k: clean(v) for k, v in rows[-1].items()} if rows else {}
+        finite = [r for r in rows if math.isfinite(r["val_top1_err"])]
+        best = min(finite, key=lambda r: r["val_top1_err"]) if finite else None  # first of ties, as before
+        self.summary["best"] = {k: clean(v) for k, v in best.items()} if best else {}
+
+    def record_setup_failure(self, config: dict[str, Any], exc: BaseException, trace: str) -> None:
+        """A run that failed before training: keep what an earlier attempt logged, mark it failed."""
+        summary = self.read_summary()
+        if summary is None:
+            self.start(config, {}, METRIC_COLUMNS)
+        else:
+            self.summary = summary
+        atomic_write(self.path / "traceback.txt", trace)
+        self.finish(Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+
+    def finish(self, status: Status, **fields: Any) -> dict[str, Any]:
+        self.summary.update(status=Status(status).value, end_time=now_iso(),
+                            **{k: clean(v) for k, v in fields.items()})
+        self.write_summary()
+        return self.summary
+
+    def write_summary(self) -> None:
+        """Atomically, keeping the version it replaces as summary.prev.json (always one readable copy)."""
+        if self.summary_path.exists() and read_json(self.summary_path) is not None:
+            atomic_write(self.prev_path, self.summary_path.read_bytes())
+        atomic_write(self.summary_path, json.dumps(self.summary, indent=2, default=str))
+
+
+def read_metric_rows(folder: str | os.PathLike, through_epoch: int) -> list[dict[str, Any]]:
+    """The complete rows of a folder's metrics.csv up to `through_epoch`, as numbers (for checkpoints written
+    before checkpoints carried their rows)."""
+    path = Path(folder) / "metrics.csv"
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return []
+    lines = text.split("\n")[:-1]  # a last line without its newline is torn
+    rows = []
+    for r in csv.DictReader(lines):
+        try:
+            row = {k: float(v) if v not in ("", None) else math.nan for k, v in r.items() if k is not None}
+        except ValueError:
+            continue
+        if math.isfinite(row.get("epoch", math.nan)) and row["epoch"] <= through_epoch:
+            rows.append({**row, "epoch": int(row["epoch"]), "step": int(row.get("step", 0))})
+    return rows
+
+
+def _data_lines(path: Path) -> int:
+    """Complete data rows of a metrics.csv (a last line without its newline is torn, not complete)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return 0
+    return max(0, len(text.split("\n")) - 2)  # the header, and the empty tail or the torn line
