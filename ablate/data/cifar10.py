@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ablate.data import CIFAR10_CLASSES, DATASETS, ArrayDataset
+from ablate.data import CIFAR10_CLASSES, DATASETS, FRAMES, ArrayDataset
 from ablate.data.cache import cached, fingerprint
 from ablate.data.files import BadImageError, list_image_folder, load_rgb
 from ablate.registry import ConfigError
@@ -147,6 +147,9 @@ def source_files(kind: str, where: Path) -> list[str]:
     if kind == "batches":
         return [str(where / f) for f in ALL_FILES]
     return [os.fsdecode(p) for split in ("train", "test") for p in list_image_folder(where / split, CIFAR10_CLASSES)[0]]
+
+
+FRAMES["cifar10"] = (32, None)
 
 
 @DATASETS.register("cifar10")

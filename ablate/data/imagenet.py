@@ -15,12 +15,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ablate.data import DATASETS, ArrayDataset
+from ablate.data import DATASETS, FRAMES, ArrayDataset
 from ablate.data.augment import IMAGENET_EIGVAL, IMAGENET_EIGVEC
 from ablate.data.files import IMAGE_SUFFIXES, list_image_folder
 from ablate.registry import ConfigError
 
 FRAME, SIZE = 256, 224
+FRAMES["imagenet"] = FRAMES["synthetic_imagenet"] = (FRAME, 0)
 # The usual ImageNet channel statistics (torchvision's), and the published lighting eigen-decomposition.
 IMAGENET_STATS = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
                   "eigval": list(IMAGENET_EIGVAL), "eigvec": [list(r) for r in IMAGENET_EIGVEC]}
