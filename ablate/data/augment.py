@@ -22,8 +22,15 @@ from ablate.registry import Registry
 
 AUGMENTS = Registry("data.augment")
 
-# AlexNet's lighting noise for ImageNet: the eigen-decomposition of the RGB covariance of ImageNet pixels in
-# [0, 1], as published with fb.resnet.torch (columns of IMAGENET_EIGVEC are the eigenvectors).
+# AlexNet's lighting noise for ImageNet (and synthetic_imagenet), in both data.normalize modes: the values
+# fb.resnet.torch publishes (datasets/imagenet.lua: "Computed from random subset of ImageNet training images";
+# columns of IMAGENET_EIGVEC are the eigenvectors). We read them like CIFAR-10's computed ones: eigenvalues
+# (variances) of the RGB covariance of pixels in [0, 1]. Unknown: the script, the subset and its size, the image
+# size, the rounding. Their sum, 0.241, is not the total variance implied by IMAGENET_STATS' std (3 × ~0.226² ≈
+# 0.153), but those std values are most likely means of per-image stds (pytorch/vision#1439, #1965), which
+# leave out the spread between images; the same threads measure a root-mean per-image variance of 0.26–0.29
+# per channel, i.e. ≥ 0.22–0.24 in total, in line with 0.241. With data.normalize=paper an ImageNet run records
+# its own sample's eigen-decomposition beside them (mean_image.sample_pixel_stats). See docs/data.md.
 IMAGENET_EIGVAL = (0.2175, 0.0188, 0.0045)
 IMAGENET_EIGVEC = ((-0.5675, 0.7192, 0.4009),
                    (-0.5808, -0.0045, -0.8140),
