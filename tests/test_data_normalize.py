@@ -210,6 +210,15 @@ def test_crop_sizes_that_fit_are_accepted_and_unknown_frames_are_checked_at_load
         ds.geometry(1, 11)
 
 
+def test_paper_protocol_presets_use_the_paper_scale_and_the_rest_standard():
+    from ablate.cli import to_config
+    from tests.conftest import compose_cfg
+    for name in ("paper_imagenet", "cifar10_convlocal", "cifar10_convnet4", "cifar10_alexnet"):
+        assert to_config(compose_cfg([f"+experiment={name}"])).data.normalize == "paper", name
+    assert to_config(compose_cfg(["+experiment=fig1_demo"])).data.normalize == "standard"
+    assert to_config(compose_cfg([])).data.normalize == "standard" and DataConfig().normalize == "standard"
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_gpu_resident_paper_path_matches_the_cpu_one():
     def epoch(device):
