@@ -76,13 +76,15 @@ def sample_mean(paths: np.ndarray, root: Path, n: int, cache_dir: str | None,
     Also returns the sample's channel statistics and eigen-decomposition ([0, 1] pixels), recorded beside the
     published constants the run uses, as a check on them.
     """
+    picked = paths
     if 0 < n < len(paths):
-        paths = paths[np.sort(np.random.default_rng(MEAN_SEED).choice(len(paths), n, replace=False))]
-    chosen = [os.fsdecode(p) for p in paths]
+        picked = paths[np.sort(np.random.default_rng(MEAN_SEED).choice(len(paths), n, replace=False))]
+    chosen = [os.fsdecode(p) for p in picked]
     # Every training file's path relative to root (the fixed-width bytes with the common prefix cut off): a file
     # added or removed anywhere changes the key, as a rewritten sampled file does through its size and mtime.
     cut = len(os.fsencode(os.path.join(root, "")))
-    listing = hashlib.blake2b(paths.view(np.uint8).reshape(len(paths), -1)[:, cut:].tobytes(), digest_size=16)
+    rows = np.ascontiguousarray(paths).view(np.uint8).reshape(len(paths), -1)
+    listing = hashlib.blake2b(rows[:, cut:].tobytes(), digest_size=16)
     key = fingerprint(str(root), chosen, "imagenet-mean", FRAME, n, MEAN_SEED, listing.hexdigest())
 
     def build():
