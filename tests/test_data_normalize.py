@@ -1,6 +1,8 @@
 """data.normalize: `standard` unchanged bit for bit, `paper` = raw crop − centre patch of the mean image, exactly,
 on both batch sources, for random crops, flips, 24×24 crops, the centre crop and the ten test crops."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -183,6 +185,18 @@ def test_paper_records_the_mean_in_the_run_info():
     assert data.info["normalize"] == "paper" and about["images"] == 40 and about["size"] == [32, 32]
     np.testing.assert_allclose(about["channel_mean"], full.reshape(-1, 3).mean(0), atol=1e-3)
     assert "whole" in about["split"]
+
+
+def test_a_paper_run_with_24px_crops_trains_and_summary_json_records_the_mean(make_config):
+    import json
+
+    import ablate
+    cfg = make_config(["data.normalize=paper", "data.crop_size=24", "data.crop_padding=0", "data.augment=crop_flip"])
+    summary = ablate.train(cfg)
+    assert summary["status"] == "completed" and summary["data"]["image_size"] == 24
+    written = json.loads((Path(cfg.out_dir) / "summary.json").read_text())["data"]
+    assert written["normalize"] == "paper" and written["mean_image"]["images"] == 200
+    assert len(written["mean_image"]["channel_mean"]) == 3
 
 
 @pytest.mark.parametrize("override, message", [

@@ -169,7 +169,7 @@ def cifar10(cfg) -> ArrayDataset:
     def build():
         return decode_batches(where) if kind == "batches" else decode_folder(where, cfg.skip_bad)
 
-    derived = {"mean_image": lambda a: mean_image(a["train_x"])}  # ~0.3 s once, then read with the images
+    derived = {"mean_image": lambda a: mean_image(a["train_x"])}  # 0.06 s once, then read with the images
     arrays, meta = cached("cifar10", key, build, cfg.cache_dir, derived)
     info = {k: v for k, v in meta.items() if k != "source"}
     return ArrayDataset(arrays["train_x"], arrays["train_y"], arrays["test_x"], arrays["test_y"], CIFAR10_CLASSES,
