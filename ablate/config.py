@@ -96,6 +96,9 @@ class DataConfig:
     augment: str = "none"  # augmentation registry key (paper §4.1): none, crop_flip, crop_flip_pca
     test_crops: int = 1  # 1 = centre crop; 10 = four corners + centre and their flips, softmax averaged
     crop_padding: int = 4  # zero padding (pixels) around small images (CIFAR) before random crops
+    crop_size: int | None = None  # crop side fed to the model, pixels; None = the data set's own (CIFAR 32, ImageNet 224)
+    normalize: str = "standard"  # standard: (x/255 − channel mean)/std; paper: raw 0–255 pixels − train mean image (§2)
+    mean_sample: int = 10000  # imagenet + paper: seeded sample of training images for the mean image; 0 = all
     pca_std: float = 0.1  # σ of AlexNet's lighting noise coefficients α (crop_flip_pca)
     download: bool = False  # fetch CIFAR-10's python batches into data.root when missing (needs a network)
     skip_bad: bool = False  # skip (and count) unreadable image files instead of stopping with an error
@@ -107,19 +110,34 @@ class DataConfig:
     def check(self) -> None:
         from ablate.data import DATASETS
         from ablate.data.augment import AUGMENTS
+        from ablate.data.normalize import MODES
 
         DATASETS.check(self.name)
         AUGMENTS.check(self.augment)
         _one_of("data.loader", self.loader, ["auto", "tensor", "dataloader"])
+        _one_of("data.normalize", self.normalize, list(MODES))
         if self.test_crops not in (1, 10):
             raise ConfigError(f"data.test_crops={self.test_crops} is not supported; choose 1 or 10")
         for key in ("subset", "test_subset"):
             value = getattr(self, key)
             if value is not None and value < 1:
                 raise ConfigError(f"data.{key}={value} must be a positive number of images (or null for all)")
-        for key in ("val_size", "crop_padding", "workers", "pca_std"):
+        for key in ("val_size", "crop_padding", "workers", "pca_std", "mean_sample"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"data.{key}={getattr(self, key)} must be >= 0")
+        self._check_crop()
+
+    def _check_crop(self) -> None:
+        from ablate.data import FRAMES, check_crop
+
+        if self.crop_size is None:
+            return
+        if self.crop_size < 1:
+            raise ConfigError(f"data.crop_size={self.crop_size} must be a positive number of pixels (or null for "
+                              "the data set's own crop size)")
+        if self.name in FRAMES:  # else checked once the data set is loaded
+            frame, pad = FRAMES[self.name]
+            check_crop(self.crop_size, frame, self.crop_padding if pad is None else pad, pad is not None, self.name)
 
 
 @dataclass

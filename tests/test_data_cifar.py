@@ -218,3 +218,58 @@ def test_full_shared_cifar10_loads_with_the_published_channel_means(shared_cifar
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a cached start must not find a corrupted cache
         assert DATASETS.build("cifar10", DataConfig(name="cifar10", root=str(shared_cifar))).info["cache"] == "hit"
+
+
+def test_cache_holds_the_mean_image_and_adds_it_to_entries_written_without_it(tmp_path):
+    import json
+    train_x, *_ = write_batches(tmp_path / "cifar-10-batches-py")
+    first = _load(tmp_path, tmp_path / "cache")
+    entry = Path(first.info["cache_path"])
+    manifest = json.loads((entry / "manifest.json").read_text())
+    assert first.info["cache"] == "built" and "mean_image" in manifest["arrays"]
+    assert first.mean_image.dtype == np.float32 and first.mean_image.shape == (32, 32, 3)
+    np.testing.assert_allclose(first.mean_image, train_x.astype(np.float64).mean(0), rtol=0, atol=1e-4)
+    hit = _load(tmp_path, tmp_path / "cache")
+    assert hit.info["cache"] == "hit" and "cache_added" not in hit.info
+    np.testing.assert_array_equal(hit.mean_image, first.mean_image)
+    # An entry from before the mean image was cached: added in place, the decoded arrays are not rewritten.
+    del manifest["arrays"]["mean_image"]
+    (entry / "manifest.json").write_text(json.dumps(manifest))
+    (entry / "mean_image.npy").unlink()
+    decoded_at = (entry / "train_x.npy").stat().st_mtime_ns
+    old = _load(tmp_path, tmp_path / "cache")
+    assert old.info["cache"] == "hit" and old.info["cache_added"] == ["mean_image"]
+    np.testing.assert_array_equal(old.mean_image, first.mean_image)
+    assert "mean_image" in json.loads((entry / "manifest.json").read_text())["arrays"]
+    assert (entry / "train_x.npy").stat().st_mtime_ns == decoded_at and not list(entry.glob(".*"))
+    again = _load(tmp_path, tmp_path / "cache")
+    assert again.info["cache"] == "hit" and "cache_added" not in again.info
+    np.testing.assert_array_equal(again.mean_image, first.mean_image)
+    # A damaged mean image is caught by its CRC like any array: the entry is rebuilt.
+    raw = bytearray((entry / "mean_image.npy").read_bytes())
+    raw[-3] ^= 0xFF
+    (entry / "mean_image.npy").write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match="corrupted"):
+        np.testing.assert_array_equal(_load(tmp_path, tmp_path / "cache").mean_image, first.mean_image)
+
+
+def test_paper_scale_on_cifar10_subtracts_the_cached_whole_train_mean(tmp_path):
+    write_batches(tmp_path / "cifar-10-batches-py")
+    ds = _load(tmp_path, tmp_path / "cache")
+    cfg = DataConfig(name="cifar10", root=str(tmp_path), cache_dir=str(tmp_path / "cache"), subset=50,
+                     normalize="paper", crop_size=24, crop_padding=0)
+    data = build_data(cfg, seed=0, device=CPU, batch_size=10, eval_batch_size=10)
+    assert data.info["mean_image"]["images"] == 5 * PER_BATCH and data.info["cache"] == "hit"
+    assert torch.equal(data.train.norm.patch, torch.from_numpy(ds.mean_image[4:28, 4:28].transpose(2, 0, 1)))
+    x, _ = next(iter(data.val))
+    raw = data.val.images[:10, 4:28, 4:28].permute(0, 3, 1, 2)
+    assert x.shape == (10, 3, 24, 24) and torch.equal(x, raw.float() - data.train.norm.patch)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_shared_cifar10_mean_image_matches_the_published_channel_means(shared_cifar):
+    ds = DATASETS.build("cifar10", DataConfig(name="cifar10", root=str(shared_cifar)))  # the user's cache
+    channel = ds.mean_image.reshape(-1, 3).astype(np.float64).mean(0)
+    np.testing.assert_allclose(channel / 255, [0.4914, 0.4822, 0.4465], atol=2e-4)
+    assert ds.mean_image.shape == (32, 32, 3) and 0 < ds.mean_image.min() < ds.mean_image.max() < 255

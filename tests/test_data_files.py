@@ -1,5 +1,6 @@
 """data=imagenet (ImageFolder of JPEGs through DataLoader workers) and data=synthetic_imagenet."""
 
+import os
 import warnings
 from pathlib import Path
 
@@ -143,3 +144,72 @@ def test_synthetic_imagenet_is_imagenet_shaped_and_in_memory():
     x, y = next(iter(data.train))
     assert x.shape == (8, 3, 224, 224) and data.num_classes == 1000 and data.info["loader"] == "tensor"
     assert data.train.images.shape == (30, 256, 256, 3) and data.val.num_images == 10
+
+
+def _good_train_frames(root: Path) -> list[np.ndarray]:
+    return [np.asarray(load_rgb(str(p), 256)) for p in sorted((root / "train").rglob("*.JPEG")) if "bad" not in p.name]
+
+
+def test_imagenet_paper_mean_is_a_seeded_cached_sample_of_the_training_frames(imagenet_tree, tmp_path):
+    def cfg(**kw):
+        return _cfg(imagenet_tree, normalize="paper", skip_bad=True, cache_dir=str(tmp_path / "cache"), **kw)
+
+    a = build_data(cfg(mean_sample=6), 0, CPU, 4, 4)
+    about = a.info["mean_image"]
+    assert about["sample"] == 6 and about["images"] + about["skipped"] == 6 and about["cache"] == "built"
+    assert about["size"] == [256, 256] and len(about["sample_pixel_stats"]["eigval"]) == 3
+    b = build_data(cfg(mean_sample=6), 1, CPU, 4, 4)  # another run seed: the same sample, from the cache
+    assert b.info["mean_image"]["cache"] == "hit" and torch.equal(a.val.norm.patch, b.val.norm.patch)
+    full = build_data(cfg(mean_sample=0), 0, CPU, 4, 4)  # 0 = every training image
+    about = full.info["mean_image"]
+    assert (about["images"], about["skipped"], about["cache"]) == (15, 1, "built")
+    by_hand = np.mean(_good_train_frames(imagenet_tree), 0)[16:240, 16:240].transpose(2, 0, 1)
+    torch.testing.assert_close(full.val.norm.patch, torch.from_numpy(by_hand).float(), rtol=0, atol=1e-3)
+    assert not torch.equal(a.val.norm.patch, full.val.norm.patch)
+    # A training file added anywhere changes the key (the sample may change with the listing).
+    _save(imagenet_tree / "train" / "n02" / "n02_new.JPEG", _photo(300, 280, 99))
+    assert build_data(cfg(mean_sample=6), 0, CPU, 4, 4).info["mean_image"]["cache"] == "built"
+
+
+def test_imagenet_paper_mean_names_an_unreadable_sampled_file(imagenet_tree, tmp_path):
+    with pytest.raises(BadImageError, match="n03_bad.JPEG.*data.skip_bad=true"):
+        build_data(_cfg(imagenet_tree, normalize="paper", cache_dir=str(tmp_path / "c")), 0, CPU, 4, 4)
+
+
+def test_imagenet_paper_input_is_the_raw_crop_minus_the_mean_patch(imagenet_tree, tmp_path):
+    data = build_data(_cfg(imagenet_tree, normalize="paper", augment="crop_flip", test_crops=10, skip_bad=True,
+                           cache_dir=str(tmp_path / "cache")), 0, CPU, 4, 3)
+    patch = data.val.norm.patch
+    assert patch.shape == (3, 224, 224) and torch.equal(patch, data.train.norm.patch)
+    paths, order, seen = data.val.loader.dataset.items, data.val.order(), 0
+    for x, _ in data.val:  # ten views: corners at 0 and 32, centre at 16, then the same mirrored
+        for k, i in enumerate(order[seen:seen + len(x)]):
+            frame = np.asarray(load_rgb(os.fsdecode(paths[i]), 256))
+            for v, (oy, ox, flip) in enumerate(data.val.loader.dataset.geometry.ten_crops()):
+                crop = frame[oy:oy + 224, ox:ox + 224][:, ::-1 if flip else 1].transpose(2, 0, 1)
+                assert torch.equal(x[k, v], torch.from_numpy(crop.astype(np.float32)) - patch), (i, v)
+        seen += len(x)
+    assert seen == 6
+    # Training batches: the same step on each worker's random crop and flip of the frame.
+    samples = data.train.loader.dataset
+    data.train.set_epoch(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the corrupt file is skipped with a warning
+        x, _ = next(iter(data.train))
+    crops = [samples[(int(i), 1)][0] for i in data.train.order()[:4]]
+    expected = torch.stack([c for c in crops if c is not None]).float() - patch
+    assert torch.equal(x, expected)
+
+
+def test_synthetic_imagenet_paper_mean_is_computed_directly():
+    from ablate.data import DATASETS
+    cfg = DataConfig(name="synthetic_imagenet", subset=20, test_subset=4, normalize="paper")
+    data = build_data(cfg, 0, CPU, 4, 4)
+    about = data.info["mean_image"]
+    assert about["images"] == 20 and "sample" not in about
+    full = DATASETS.build("synthetic_imagenet", cfg).train_x.astype(np.float64).mean(0)
+    torch.testing.assert_close(data.train.norm.patch, torch.from_numpy(full[16:240, 16:240].transpose(2, 0, 1)),
+                               rtol=0, atol=1e-4, check_dtype=False)
+    x, _ = next(iter(data.val))
+    raw = data.val.images[:, 16:240, 16:240].permute(0, 3, 1, 2)
+    assert torch.equal(x, raw.float() - data.train.norm.patch)

@@ -3,7 +3,8 @@
 A dataset entry returns an `ArrayDataset`: uint8 images in memory (CIFAR-10, synthetic sets) or image file
 paths (ImageNet), with labels and the crop geometry. `build_data` carves the subset and the validation split,
 takes this rank's shard, and wraps each split in a batch source: the GPU-resident `TensorLoader` for in-memory
-sets, a `FileLoader` (torch DataLoader with workers) for files. See docs/data.md.
+sets, a `FileLoader` (torch DataLoader with workers) for files. Both hand uint8 crops to the same input scale
+(`data.normalize`, ablate/data/normalize.py). See docs/data.md.
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ablate.data.augment import AUGMENTS, Geometry, Normalizer, pixel_stats
+from ablate.data.augment import AUGMENTS, Geometry
 from ablate.data.loader import BatchSource, TensorLoader
+from ablate.data.normalize import input_scale, pixel_stats
 from ablate.registry import ConfigError, Registry
 
 DATASETS = Registry("data.name")
+# Each data set's stored frame side and fixed padding (None = data.crop_padding), known before any data is read,
+# so that a data.crop_size that cannot fit fails at validation. Filled in beside each registration.
+FRAMES: dict[str, tuple[int, int | None]] = {}
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -37,6 +42,10 @@ class ArrayDataset:
     pad: int | None = None  # zero padding for random crops, pixels; None = data.crop_padding
     stats: dict | None = None  # mean/std/eigval/eigvec of pixels in [0, 1]; None = computed from the train split
     info: dict = field(default_factory=dict)  # extra provenance (cache, skipped files, md5 check)
+    # Per-pixel mean of the whole training split, float32 frame×frame×3 in 0–255 units (data.normalize=paper);
+    # None = computed from train_x when needed (in-memory sets). mean_info: how it was made, for the summary.
+    mean_image: np.ndarray | None = None
+    mean_info: dict = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -46,9 +55,23 @@ class ArrayDataset:
     def in_memory(self) -> bool:
         return self.train_x.dtype == np.uint8
 
-    def geometry(self, crop_padding: int) -> Geometry:
+    def geometry(self, crop_padding: int, crop_size: int | None = None) -> Geometry:
         frame = self.frame or self.train_x.shape[1]
-        return Geometry(frame, self.size or frame, crop_padding if self.pad is None else self.pad)
+        pad = crop_padding if self.pad is None else self.pad
+        size = crop_size or self.size or frame
+        check_crop(size, frame, pad, fixed_pad=self.pad is not None)
+        return Geometry(frame, size, pad)
+
+
+def check_crop(size: int, frame: int, pad: int, fixed_pad: bool, name: str = "this data set") -> None:
+    """A crop must fit the zero-padded frame; else one ConfigError naming the fix."""
+    limit = frame + 2 * pad
+    if size <= limit:
+        return
+    where = f"{name}'s {frame}×{frame} images" + ("" if fixed_pad else f" padded by data.crop_padding={pad}")
+    fix = "" if fixed_pad else " or raise data.crop_padding"
+    raise ConfigError(f"data.crop_size={size} does not fit {where} ({limit}×{limit} at most); set data.crop_size "
+                      f"<= {limit}{fix}, or null for the data set's own crop size")
 
 
 @dataclass
@@ -145,9 +168,9 @@ def build_data(cfg, seed: int, device: torch.device, batch_size: int, eval_batch
     ds: ArrayDataset = DATASETS.build(cfg.name, cfg)
     kind = resolve_loader(cfg.loader, ds)
     splits = carve_splits(ds, cfg, seed)
+    geo = ds.geometry(cfg.crop_padding, cfg.crop_size)
     stats = ds.stats or pixel_stats(splits["train"][0])
-    norm = Normalizer(stats["mean"], stats["std"], stats["eigval"], stats["eigvec"], device)
-    geo = ds.geometry(cfg.crop_padding)
+    norm, norm_info = input_scale(cfg.normalize, ds, stats, geo, device)
     aug = AUGMENTS.build(cfg.augment)
 
     def source(split: str, train: bool) -> BatchSource:
@@ -168,7 +191,7 @@ def build_data(cfg, seed: int, device: torch.device, batch_size: int, eval_batch
     info = {"source": ds.source, "loader": kind, "train_images": len(splits["train"][1]),
             "val_images": len(splits.get("val", splits["test"])[1]), "test_images": len(splits["test"][1]),
             "image_size": geo.size, "augment": cfg.augment, "test_crops": cfg.test_crops,
-            "identity": data_identity(ds), **stats, **ds.info}
+            "identity": data_identity(ds), **stats, **ds.info, **norm_info}
     if any(absent.values()):
         info["absent_classes"] = {split: names for split, names in absent.items() if names}
     return Loaders(train, val, None if val is test else test, ds.num_classes, geo.size, info)

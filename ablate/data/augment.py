@@ -17,12 +17,20 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from ablate.data.normalize import Normalizer, pixel_stats  # noqa: F401 (their old home; bench/ imports them here)
 from ablate.registry import Registry
 
 AUGMENTS = Registry("data.augment")
 
-# AlexNet's lighting noise for ImageNet: the eigen-decomposition of the RGB covariance of ImageNet pixels in
-# [0, 1], as published with fb.resnet.torch (columns of IMAGENET_EIGVEC are the eigenvectors).
+# AlexNet's lighting noise for ImageNet (and synthetic_imagenet), in both data.normalize modes: the values
+# fb.resnet.torch publishes (datasets/imagenet.lua: "Computed from random subset of ImageNet training images";
+# columns of IMAGENET_EIGVEC are the eigenvectors). We read them like CIFAR-10's computed ones: eigenvalues
+# (variances) of the RGB covariance of pixels in [0, 1]. Unknown: the script, the subset and its size, the image
+# size, the rounding. Their sum, 0.241, is not the total variance implied by IMAGENET_STATS' std (3 × ~0.226² ≈
+# 0.153), but those std values are most likely means of per-image stds (pytorch/vision#1439, #1965), which
+# leave out the spread between images; the same threads measure a root-mean per-image variance of 0.26–0.29
+# per channel, i.e. ≥ 0.22–0.24 in total, in line with 0.241. With data.normalize=paper an ImageNet run records
+# its own sample's eigen-decomposition beside them (mean_image.sample_pixel_stats). See docs/data.md.
 IMAGENET_EIGVAL = (0.2175, 0.0188, 0.0045)
 IMAGENET_EIGVEC = ((-0.5675, 0.7192, 0.4009),
                    (-0.5808, -0.0045, -0.8140),
@@ -112,46 +120,3 @@ def pil_crop_flip(img: Image.Image, oy: int, ox: int, flip: bool, geo: Geometry)
     if flip:
         img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     return torch.from_numpy(np.array(img, dtype=np.uint8)).permute(2, 0, 1)
-
-
-class Normalizer:
-    """uint8 crops on the device → float, lighting noise added in [0, 1] pixel units, then mean/std normalised."""
-
-    def __init__(self, mean, std, eigval, eigvec, device: torch.device):
-        self.mean = torch.tensor(mean, dtype=torch.float32, device=device).view(-1, 1, 1)
-        self.std = torch.tensor(std, dtype=torch.float32, device=device).view(-1, 1, 1)
-        self.eigval = torch.tensor(eigval, dtype=torch.float32, device=device)
-        self.eigvec = torch.tensor(eigvec, dtype=torch.float32, device=device)
-        self.device = device
-
-    def lighting(self, alpha: torch.Tensor) -> torch.Tensor:
-        """AlexNet's per-image RGB shift Σ_i p_i α_i λ_i, shape (B, 3)."""
-        return (alpha.to(self.device, torch.float32) * self.eigval) @ self.eigvec.T
-
-    def __call__(self, x: torch.Tensor, alpha: torch.Tensor | None = None) -> torch.Tensor:
-        x = x.to(self.device, non_blocking=True).float().div_(255)
-        if alpha is not None:
-            x = x + self.lighting(alpha)[:, :, None, None]
-        return (x - self.mean) / self.std
-
-
-def pixel_stats(images: np.ndarray, chunk: int = 512) -> dict[str, list]:
-    """Per-channel mean/std and the eigen-decomposition of the RGB covariance of uint8 NHWC images in [0, 1].
-
-    Chunked float32 products around mid-grey (little cancellation), accumulated in float64: the full CIFAR-10
-    never becomes one float64 copy (1.2 GB).
-    """
-    total = np.zeros(3)
-    outer = np.zeros((3, 3))
-    n = 0
-    for start in range(0, len(images), chunk):
-        px = images[start:start + chunk].reshape(-1, images.shape[-1]).astype(np.float32) - 127.5
-        total += px.sum(0, dtype=np.float64)
-        outer += px.T @ px
-        n += len(px)
-    mean = total / n
-    cov = (outer / n - np.outer(mean, mean)) / 255**2
-    eigval, eigvec = np.linalg.eigh(cov)
-    order = np.argsort(eigval)[::-1]  # largest first, like the published ImageNet values
-    return {"mean": ((mean + 127.5) / 255).tolist(), "std": np.sqrt(np.diag(cov)).tolist(),
-            "eigval": eigval[order].tolist(), "eigvec": eigvec[:, order].tolist()}

@@ -5,7 +5,8 @@ changes), not the bytes themselves, so a warm start reads the file listing (~0.2
 instead of all the files. A manifest records each array's shape, dtype and CRC-32; an array that is missing,
 truncated or altered is detected on load and the whole entry is rebuilt. Arrays load with
 `allow_pickle=False`. Entries are written to a temporary folder and renamed into place, so an interrupted
-write never looks complete.
+write never looks complete. Arrays derived from the others (e.g. CIFAR-10's mean image) are added to an intact
+entry written before they existed, one file and then the manifest, each renamed into place: no rebuild.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def _crc(a: np.ndarray) -> int:
     return zlib.crc32(memoryview(np.ascontiguousarray(a)).cast("B"))
 
 
+def _spec(a: np.ndarray) -> dict:
+    return {"shape": list(a.shape), "dtype": str(a.dtype), "crc32": _crc(a)}
+
+
 def _load(entry: Path) -> tuple[dict[str, np.ndarray], dict]:
     manifest = json.loads((entry / "manifest.json").read_text())
     arrays = {}
@@ -62,7 +67,7 @@ def _save(entry: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
         specs = {}
         for name, a in arrays.items():
             np.save(tmp / f"{name}.npy", a, allow_pickle=False)
-            specs[name] = {"shape": list(a.shape), "dtype": str(a.dtype), "crc32": _crc(a)}
+            specs[name] = _spec(a)
         (tmp / "manifest.json").write_text(json.dumps({"arrays": specs, "meta": meta}, indent=1))
         shutil.rmtree(entry, ignore_errors=True)
         os.replace(tmp, entry)
@@ -70,20 +75,41 @@ def _save(entry: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _add(entry: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Add arrays to an existing entry: each file, then the manifest, written aside and renamed into place."""
+    manifest = json.loads((entry / "manifest.json").read_text())
+    for name, a in arrays.items():
+        tmp = entry / f".{name}.tmp{os.getpid()}.npy"
+        np.save(tmp, a, allow_pickle=False)
+        os.replace(tmp, entry / f"{name}.npy")
+        manifest["arrays"][name] = _spec(a)
+    tmp = entry / f".manifest.tmp{os.getpid()}"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, entry / "manifest.json")
+
+
+Derived = dict[str, Callable[[dict[str, np.ndarray]], np.ndarray]]
+
+
 def cached(name: str, key: str, build: Callable[[], tuple[dict[str, np.ndarray], dict]],
-           cache_dir: str | None) -> tuple[dict[str, np.ndarray], dict]:
+           cache_dir: str | None, derived: Derived | None = None) -> tuple[dict[str, np.ndarray], dict]:
     """The arrays (and metadata) of `name` under `key`: from the cache when intact, else built and stored.
 
+    `derived` maps more array names to functions of the built arrays; an intact entry that lacks one (written
+    before it existed) gets it computed and added, and meta lists it under `cache_added`.
     Returns meta with `cache` set to 'hit', 'built' or 'off' (cache folder not writable).
     """
+    derived = derived or {}
     entry = Path(cache_dir or default_cache_dir()).expanduser() / f"{name}-{key}"
     if (entry / "manifest.json").exists():
         try:
             arrays, meta = _load(entry)
-            return arrays, {**meta, "cache": "hit", "cache_path": str(entry)}
         except Exception as err:  # any damage (truncated, bad JSON, altered bytes) means: rebuild
             warnings.warn(f"data cache {entry} is corrupted ({err}); rebuilding it", stacklevel=2)
+        else:
+            return arrays, {**meta, **_complete(entry, arrays, derived), "cache": "hit", "cache_path": str(entry)}
     arrays, meta = build()
+    arrays.update({n: fn(arrays) for n, fn in derived.items()})
     try:
         _save(entry, arrays, meta)
     except OSError as err:
@@ -91,3 +117,17 @@ def cached(name: str, key: str, build: Callable[[], tuple[dict[str, np.ndarray],
                       "folder to start faster next time", stacklevel=2)
         return arrays, {**meta, "cache": "off"}
     return arrays, {**meta, "cache": "built", "cache_path": str(entry)}
+
+
+def _complete(entry: Path, arrays: dict[str, np.ndarray], derived: Derived) -> dict:
+    """Compute the derived arrays an entry lacks into `arrays`, and store them there if it can."""
+    missing = {n: fn(arrays) for n, fn in derived.items() if n not in arrays}
+    if not missing:
+        return {}
+    arrays.update(missing)
+    try:
+        _add(entry, missing)
+    except OSError as err:
+        warnings.warn(f"cannot add {sorted(missing)} to the data cache at {entry} ({err}); computed for this run "
+                      "only", stacklevel=3)
+    return {"cache_added": sorted(missing)}

@@ -8,7 +8,8 @@ Sources, detected at `data.root`:
 
 The batches are read with a restricted unpickler (numpy arrays, lists, bytes only), not through torchvision's
 `CIFAR10`, whose md5 check rejects any re-packed copy; whether the files are the official ones (torchvision's
-md5 list) is recorded in the run's summary as `official_md5`.
+md5 list) is recorded in the run's summary as `official_md5`. The cache also holds the per-pixel mean image of
+the whole training split (data.normalize=paper); an entry written before that gets it added on first use.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ablate.data import CIFAR10_CLASSES, DATASETS, ArrayDataset
+from ablate.data import CIFAR10_CLASSES, DATASETS, FRAMES, ArrayDataset
 from ablate.data.cache import cached, fingerprint
 from ablate.data.files import BadImageError, list_image_folder, load_rgb
+from ablate.data.normalize import mean_image
 from ablate.registry import ConfigError
 
 BATCHES = "cifar-10-batches-py"
@@ -151,6 +153,9 @@ def source_files(kind: str, where: Path, allow_missing: bool = False) -> list[st
             for p in list_image_folder(where / split, CIFAR10_CLASSES, allow_missing)[0]]
 
 
+FRAMES["cifar10"] = (32, None)
+
+
 @DATASETS.register("cifar10")
 def cifar10(cfg) -> ArrayDataset:
     root = Path(cfg.root).expanduser()
@@ -167,7 +172,9 @@ def cifar10(cfg) -> ArrayDataset:
     def build():
         return decode_batches(where) if kind == "batches" else decode_folder(where, cfg.skip_bad, allow)
 
-    arrays, meta = cached("cifar10", key, build, cfg.cache_dir)
+    derived = {"mean_image": lambda a: mean_image(a["train_x"])}  # 0.06 s once, then read with the images
+    arrays, meta = cached("cifar10", key, build, cfg.cache_dir, derived)
     info = {k: v for k, v in meta.items() if k != "source"}
     return ArrayDataset(arrays["train_x"], arrays["train_y"], arrays["test_x"], arrays["test_y"], CIFAR10_CLASSES,
-                        source=meta["source"], info={**info, "skipped": len(meta.get("skipped", []))})
+                        source=meta["source"], info={**info, "skipped": len(meta.get("skipped", []))},
+                        mean_image=arrays["mean_image"], mean_info={"images": len(arrays["train_y"])})

@@ -2,7 +2,7 @@
 
 The DataLoader path is for sets too big for memory (ImageNet), and for any set with `data.loader=dataloader`.
 Workers decode and crop (PIL); uint8 crops travel to the device (pinned memory on cuda), where the shared
-`Normalizer` adds lighting noise and normalises, exactly as on the tensor path.
+input scale (`data.normalize`) adds lighting noise and normalises, exactly as on the tensor path.
 
 The sampler yields `(index, epoch)` keys and a worker seeds each sample's augmentation from (seed, epoch,
 index), so the per-epoch order is exact from any `start_batch` and the augmentation is reproducible too,
@@ -21,8 +21,9 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ablate.data.augment import Augment, Geometry, Normalizer, centre_params, pil_crop_flip
+from ablate.data.augment import Augment, Geometry, centre_params, pil_crop_flip
 from ablate.data.loader import BatchSource, make_generator
+from ablate.data.normalize import InputScale
 from ablate.registry import ConfigError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
@@ -153,7 +154,7 @@ class _EpochSampler(Sampler):
 
 
 class FileLoader(BatchSource):
-    def __init__(self, dataset: SampleDataset, batch_size: int, norm: Normalizer, *, workers: int,
+    def __init__(self, dataset: SampleDataset, batch_size: int, norm: InputScale, *, workers: int,
                  seed: int = 0, rank: int = 0, world_size: int = 1):
         super().__init__(len(dataset), batch_size, seed, dataset.train, rank, world_size)
         self.norm = norm

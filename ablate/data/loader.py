@@ -18,7 +18,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from ablate.data.augment import Augment, Geometry, Normalizer, Params, centre_params, crop_flip
+from ablate.data.augment import Augment, Geometry, Params, centre_params, crop_flip
+from ablate.data.normalize import InputScale
 
 
 def make_generator(*key: int) -> torch.Generator:
@@ -61,7 +62,7 @@ class BatchSource:
 
 
 class TensorLoader(BatchSource):
-    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, norm: Normalizer,
+    def __init__(self, images: np.ndarray, labels: np.ndarray, batch_size: int, norm: InputScale,
                  geometry: Geometry, *, train: bool, augment: Augment | None = None, pca_std: float = 0.1,
                  crops: int = 1, seed: int = 0, rank: int = 0, world_size: int = 1):
         super().__init__(len(labels), batch_size, seed, train, rank, world_size)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ablate.data import CIFAR10_CLASSES, DATASETS, ArrayDataset
+from ablate.data import CIFAR10_CLASSES, DATASETS, FRAMES, ArrayDataset
 
 ASSETS = Path(__file__).parent / "assets" / "cifar10_mini"
 PER_CLASS = {"train": 400, "test": 100}
@@ -29,6 +29,9 @@ def _read_split(split: str) -> tuple[np.ndarray, np.ndarray]:
         images.append(strip.reshape(-1, SIDE, SIDE, 3))
         labels.append(np.full(len(images[-1]), label, dtype=np.int64))
     return np.concatenate(images), np.concatenate(labels)
+
+
+FRAMES["cifar10_mini"] = (SIDE, None)
 
 
 @DATASETS.register("cifar10_mini")

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ablate.data import DATASETS, ArrayDataset
+from ablate.data import DATASETS, FRAMES, ArrayDataset
 
 _DEFAULT_TRAIN = 5000
 _TEST_FRACTION = 5  # test split size = train size / 5
@@ -27,6 +27,9 @@ def make_images(n: int, num_classes: int, size: int, seed: int) -> tuple[np.ndar
     noise = 0.25 * torch.randn(n, 3, size, size, generator=gen)
     images = (0.5 + contrast * (base - 0.5) + noise).clamp(0, 1)
     return (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy(), labels.numpy()
+
+
+FRAMES["synthetic"] = (32, None)
 
 
 @DATASETS.register("synthetic")
