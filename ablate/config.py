@@ -44,6 +44,7 @@ class ModelConfig:
     dropconnect_mask: str = "example"  # example: a fresh mask per training example; batch: one mask per batch
     dropconnect_inference: str = "sample"  # sample: Gaussian moment matching (Wan et al.); mean: a(pWv + b)
     dropconnect_samples: int = 1000  # Z, Gaussian samples per unit averaged by sample inference
+    dropconnect_mask_bias: bool = True  # DropConnect masks the bias too (Wan et al.: b folded into W); False: never
     towers: int = 1  # alexnet*: towers (GPUs) the kernels are split over (§3.2: 2); 1 = single tower
     width: float = 1.0  # multiplier on every conv layer's kernel count (0.5 = the paper's one-GPU net)
     scale_conv5: bool = False  # alexnet*: model.width also scales conv5 (False: the paper's one-GPU net, §3.2)

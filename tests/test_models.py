@@ -232,28 +232,53 @@ def test_alexnet_on_cifar_sized_input_points_to_alexnet_cifar():
 
 def _dropconnect(**kw) -> R.DropConnectFC:
     torch.manual_seed(0)
-    return R.DropConnectFC(6, 3, nn.Identity(), keep=kw.pop("keep", 0.5), **kw)
+    layer = R.DropConnectFC(6, 3, nn.Identity(), keep=kw.pop("keep", 0.5), **kw)
+    with torch.no_grad():
+        layer.linear.bias.copy_(torch.tensor([1.5, -2.0, 0.7]))  # large enough that a masked bias shows
+    return layer
 
 
-def test_dropconnect_mean_inference_is_deterministic_and_is_a_of_pWv():
-    layer = _dropconnect(inference="mean").eval()
+def _moments(layer: R.DropConnectFC, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """E[u] and Var[u] of the DropConnect pre-activation, by hand: the bias is a weight on a constant 1 input."""
+    p, w, b = layer.keep, layer.linear.weight.detach(), layer.linear.bias.detach()
+    mean = p * v @ w.T + (p if layer.mask_bias else 1.0) * b
+    var = p * (1 - p) * ((v * v) @ (w * w).T + (b * b if layer.mask_bias else 0.0))
+    return mean, var
+
+
+@pytest.mark.parametrize("mask_bias", [True, False])
+def test_dropconnect_mean_inference_is_deterministic_and_is_a_of_the_mean(mask_bias):
+    layer = _dropconnect(inference="mean", mask_bias=mask_bias).eval()
     v = torch.randn(4, 6)
     torch.testing.assert_close(layer(v), layer(v))
-    torch.testing.assert_close(layer(v), 0.5 * v @ layer.linear.weight.T + layer.linear.bias)
+    w, b = layer.linear.weight, layer.linear.bias
+    expected = 0.5 * (v @ w.T + b) if mask_bias else 0.5 * v @ w.T + b  # a(p(Wv + b)) / a(pWv + b)
+    torch.testing.assert_close(layer(v), expected)
 
 
 @pytest.mark.parametrize("mask", ["example", "batch"])
-def test_dropconnect_train_outputs_average_to_the_mean_output(mask):
-    layer = _dropconnect(mask=mask, inference="mean")
+@pytest.mark.parametrize("mask_bias", [True, False])
+def test_dropconnect_train_outputs_average_to_the_mean_output(mask, mask_bias):
+    layer = _dropconnect(mask=mask, inference="mean", mask_bias=mask_bias)
     v = torch.randn(1, 6)
     with torch.no_grad():
         draws = torch.cat([layer(v.expand(200, 6)) for _ in range(20)])  # 4000 masks (20 for "batch")
         target = layer.eval()(v)
-    w = layer.linear.weight.detach()
-    std = (0.25 * (w * w) @ (v * v).T).sqrt().T
+    std = _moments(layer, v)[1].sqrt()
     draws_per_mask = 200 if mask == "batch" else 1
     tolerance = 5 * std / math.sqrt(len(draws) / draws_per_mask)
     assert ((draws.mean(0, keepdim=True) - target).abs() <= tolerance).all()
+
+
+@pytest.mark.parametrize("mask", ["example", "batch"])
+def test_dropconnect_masks_the_bias_by_default_and_not_on_request(mask):
+    zero = torch.zeros(400, 6)  # u = m ⊙ b when v = 0: each output is 0 or its bias
+    layer = _dropconnect(mask=mask)
+    b = layer.linear.bias.detach()
+    with torch.no_grad():
+        u = torch.cat([layer(zero[:40]) for _ in range(10)]) if mask == "batch" else layer(zero)
+        assert ((u == 0) | (u == b)).all() and (u == 0).any(0).all() and (u == b).any(0).all()
+        torch.testing.assert_close(_dropconnect(mask=mask, mask_bias=False)(zero), b.expand(400, 3))
 
 
 def test_dropconnect_masks_are_per_example_by_default_and_shared_in_batch_mode():
@@ -264,13 +289,12 @@ def test_dropconnect_masks_are_per_example_by_default_and_shared_in_batch_mode()
     torch.testing.assert_close(shared, shared[:1].expand(8, 3))
 
 
-def test_dropconnect_sample_inference_matches_the_moment_matched_gaussian():
+@pytest.mark.parametrize("mask_bias", [True, False])
+def test_dropconnect_sample_inference_matches_the_moment_matched_gaussian(mask_bias):
     keep = 0.3
-    layer = _dropconnect(keep=keep, samples=1).eval()  # one sample per call: its draws are u itself
+    layer = _dropconnect(keep=keep, samples=1, mask_bias=mask_bias).eval()  # one sample per call: u itself
     v = torch.randn(1, 6)
-    w, b = layer.linear.weight.detach(), layer.linear.bias.detach()
-    mean = keep * v @ w.T + b
-    var = keep * (1 - keep) * (v * v) @ (w * w).T
+    mean, var = _moments(layer, v)
     with torch.no_grad():
         u = layer(v.expand(20000, 6))
         train = layer.train()(v.expand(20000, 6))  # the actual DropConnect pre-activations
@@ -279,16 +303,41 @@ def test_dropconnect_sample_inference_matches_the_moment_matched_gaussian():
         torch.testing.assert_close(draws.var(0, keepdim=True), var, rtol=0.05, atol=1e-6)
 
 
-def test_dropconnect_sample_inference_averages_the_activation_of_samples():
+@pytest.mark.parametrize("mask_bias", [True, False])
+def test_dropconnect_sample_inference_averages_the_activation_of_samples(mask_bias):
     torch.manual_seed(0)
-    layer = R.DropConnectFC(6, 3, nn.ReLU(), keep=0.5, samples=4000).eval()
+    layer = R.DropConnectFC(6, 3, nn.ReLU(), keep=0.5, samples=4000, mask_bias=mask_bias).eval()
     v = torch.randn(2, 6)
-    w, b = layer.linear.weight.detach(), layer.linear.bias.detach()
-    mean, std = 0.5 * v @ w.T + b, (0.25 * (v * v) @ (w * w).T).sqrt()
+    mean, var = _moments(layer, v)
+    std = var.sqrt()
     normal = torch.distributions.Normal(0.0, 1.0)
     z = mean / std  # E[relu(u)] for u ~ N(mean, std²), in closed form
     expected = mean * normal.cdf(z) + std * normal.log_prob(z).exp()
     torch.testing.assert_close(layer(v), expected, atol=float(4 * std.max() / math.sqrt(4000)), rtol=0)
+
+
+@pytest.mark.parametrize("mask_bias", [True, False])
+def test_per_example_dropconnect_layer_gradients_match_its_explicit_masks(monkeypatch, mask_bias):
+    """The layer's output and its gradients for v, W and b equal plain autograd through the very masks it drew."""
+    monkeypatch.setattr(R, "_BUDGET", 40)  # several chunks of masks
+    layer = _dropconnect(mask_bias=mask_bias).double()
+    v = torch.randn(9, 6, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(9, 3, dtype=torch.float64)
+    torch.manual_seed(7)
+    out = layer(v)
+    grads = torch.autograd.grad(out, [v, layer.linear.weight, layer.linear.bias], g)
+
+    torch.manual_seed(7)
+    seed = int(torch.randint(0, 2**62, ()))  # the draw the layer made
+    w, b = layer.linear.weight, layer.linear.bias
+    wide, x = (torch.cat([w, b[:, None]], 1), torch.cat([v, v.new_ones(9, 1)], 1)) if mask_bias else (w, v)
+    chunk = max(1, R._BUDGET // wide.numel())
+    masks = torch.cat([R._mask(seed, k, (len(x[i:i + chunk]), *wide.shape), 0.5, wide)
+                       for k, i in enumerate(range(0, 9, chunk))])
+    ref = torch.einsum("boi,bi->bo", masks * wide, x) + (0 if mask_bias else b)
+    torch.testing.assert_close(out, ref)
+    for got, want in zip(grads, torch.autograd.grad(ref, [v, w, b], g), strict=True):
+        torch.testing.assert_close(got, want)
 
 
 def test_per_example_dropconnect_gradient_is_exact_across_chunks(monkeypatch):
