@@ -24,6 +24,8 @@ def _one_of(key: str, value: Any, allowed: list[str]) -> None:
 class ModelConfig:
     name: str = "convnet4"  # model registry key: convnet4, alexnet, alexnet_cifar, convlocal
     activation: str = "relu"  # activation registry key (paper §3.1): sigmoid, tanh, relu, leaky_relu, elu, prelu, gelu
+    tanh_a: float = 1.0  # tanh is a·tanh(b·x) (cuda-convnet's tanh[a,b]): output scale a (LeCun: 1.7159)
+    tanh_b: float = 1.0  # tanh is a·tanh(b·x): input scale b (LeCun: 0.6667, i.e. 2/3)
     leaky_slope: float = 0.01  # negative slope of leaky_relu
     elu_alpha: float = 1.0  # saturation value of elu for large negative inputs
     hidden: int = 64  # units in each hidden fully connected layer (convnet4: 64; alexnet fc6/fc7: 4096)
@@ -66,7 +68,7 @@ class ModelConfig:
         _one_of("model.dropconnect_mask", self.dropconnect_mask, ["example", "batch"])
         _one_of("model.dropconnect_inference", self.dropconnect_inference, ["sample", "mean"])
         _positive(self, "model", ["hidden", "lrn_size", "groupnorm_groups", "dropconnect_samples", "towers",
-                                  "width", "lrn_beta", "lrn_k"])
+                                  "width", "lrn_beta", "lrn_k", "tanh_a", "tanh_b"])
         _positive(self, "model", ["pool_kernel", "pool_stride"], optional=True)
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"model.dropout={self.dropout} must be in [0, 1) (the probability of dropping)")

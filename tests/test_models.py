@@ -12,7 +12,8 @@ from ablate.cli import to_config
 from ablate.config import ModelConfig
 from ablate.models import INITS, MODELS, NORMS, POOLS, REGULARIZERS, TOWERED, build_model, count_params
 from ablate.models import regularizers as R
-from ablate.models.layers import ACTIVATIONS, TowerLRN, norm_groups
+from ablate.models.layers import ACTIVATIONS, ScaledTanh, TowerLRN, kaiming_gain, norm_groups
+from ablate.models.parts import Parts
 from ablate.registry import ConfigError
 from tests.conftest import compose_cfg
 
@@ -32,6 +33,7 @@ def axis_cases():
         values += [("pool", p) for p in POOLS.names()] + [("regularizer", r) for r in REGULARIZERS.names()]
         values += [("init", i) for i in INITS.names()] + [("width", 0.5), ("lrn_convention", "formula")]
         values += [("dropconnect_mask", "batch"), ("dropconnect_inference", "mean"), ("dropout_style", "paper")]
+        values += [("dropconnect_mask_bias", False), ("tanh_a", 1.7159)]
         values += [("pool_kernel", 3), ("pool_stride", 1)]
         values += [("towers", t) for t in (1, 2)] if name in TOWERED else [("local", False)] * (name == "convlocal")
         yield from ((name, key, value) for key, value in values)
@@ -53,9 +55,10 @@ def _forward_backward(model: nn.Module, image: int, classes: int = 10) -> None:
 @pytest.mark.parametrize("name,key,value", list(axis_cases()))
 def test_every_model_builds_and_trains_with_every_axis_value(name, key, value):
     torch.manual_seed(0)
-    regularized = {"dropconnect_mask": "dropconnect", "dropconnect_inference": "dropconnect",
-                   "dropout_style": "dropout"}
-    extra = {"regularizer": regularized[key]} if key in regularized else {}
+    needs = {"dropconnect_mask": {"regularizer": "dropconnect"}, "dropconnect_inference": {"regularizer": "dropconnect"},
+             "dropconnect_mask_bias": {"regularizer": "dropconnect"}, "dropout_style": {"regularizer": "dropout"},
+             "tanh_a": {"activation": "tanh", "tanh_b": 0.6667}}
+    extra = needs.get(key, {})
     cfg = dataclasses.replace(yaml_model(name), **{key: value}, **extra)
     cfg.check()
     _forward_backward(build_model(cfg, 10, IMAGE[name]), IMAGE[name])
@@ -139,6 +142,31 @@ def test_convnet4_defaults_are_the_foundation_net():
     assert [type(p).__name__ for p in pools] == ["MaxPool2d", "AvgPool2d", "AvgPool2d"]
     assert all(p.kernel_size == 3 and p.stride == 2 and p.ceil_mode for p in pools)
     assert not any(isinstance(m, (nn.Dropout, R.DropConnectFC, TowerLRN)) for m in model.modules())
+
+
+def test_scaled_tanh_is_a_tanh_bx():
+    x = torch.linspace(-3, 3, 13)
+    torch.testing.assert_close(ScaledTanh(1.7159, 0.6667)(x), 1.7159 * torch.tanh(0.6667 * x))
+    cfg = dataclasses.replace(yaml_model("convnet4"), activation="tanh")
+    assert isinstance(Parts(cfg).act(), nn.Tanh)  # plain tanh stays torch's module
+    lecun = Parts(dataclasses.replace(cfg, tanh_a=1.7159, tanh_b=0.6667)).act()
+    assert isinstance(lecun, ScaledTanh) and (lecun.a, lecun.b) == (1.7159, 0.6667)
+
+
+def test_kaiming_gain_for_a_scaled_tanh_follows_its_second_moment():
+    """g = 5/3 · √(E[tanh(z)²] / E[(a·tanh(bz))²]): torch's 5/3 at a = b = 1, ∝ 1/a, checked by Monte Carlo."""
+    cfg = dataclasses.replace(yaml_model("convnet4"), activation="tanh")
+    assert kaiming_gain(cfg) == 5 / 3
+    assert kaiming_gain(dataclasses.replace(cfg, tanh_a=2.0)) == pytest.approx(5 / 6)
+    z = torch.randn(2_000_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ratio = (torch.tanh(z) ** 2).mean() / ((1.7159 * torch.tanh(0.6667 * z)) ** 2).mean()
+    lecun = kaiming_gain(dataclasses.replace(cfg, tanh_a=1.7159, tanh_b=0.6667))
+    assert lecun == pytest.approx(5 / 3 * float(ratio.sqrt()), rel=2e-3) and lecun == pytest.approx(1.208, abs=1e-3)
+    torch.manual_seed(0)
+    model = build_model(dataclasses.replace(yaml_model("alexnet_cifar"), init="kaiming", activation="tanh",
+                                            tanh_a=1.7159, tanh_b=0.6667), 10, 32)
+    conv3 = model.features.conv3
+    assert abs(float(conv3.weight.detach().std()) - lecun / math.sqrt(conv3.in_channels * 9)) < 2e-3
 
 
 def test_lrn_conventions_match_the_formula_by_hand():
