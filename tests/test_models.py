@@ -10,10 +10,21 @@ from torch import nn
 import ablate
 from ablate.cli import to_config
 from ablate.config import ModelConfig
-from ablate.models import INITS, MODELS, NORMS, POOLS, REGULARIZERS, TOWERED, build_model, count_params
+from ablate.models import (
+    INITS,
+    LAYER_NAMES,
+    MODELS,
+    NORMS,
+    POOLS,
+    REGULARIZERS,
+    TOWERED,
+    build_model,
+    count_params,
+)
 from ablate.models import regularizers as R
 from ablate.models.layers import ACTIVATIONS, ScaledTanh, TowerLRN, kaiming_gain, norm_groups
 from ablate.models.parts import Parts
+from ablate.optim import build_optimizer
 from ablate.registry import ConfigError
 from tests.conftest import compose_cfg
 
@@ -142,6 +153,19 @@ def test_convnet4_defaults_are_the_foundation_net():
     assert [type(p).__name__ for p in pools] == ["MaxPool2d", "AvgPool2d", "AvgPool2d"]
     assert all(p.kernel_size == 3 and p.stride == 2 and p.ceil_mode for p in pools)
     assert not any(isinstance(m, (nn.Dropout, R.DropConnectFC, TowerLRN)) for m in model.modules())
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_weighted_layers_carry_the_names_layer_decay_takes(name):
+    cfg = dataclasses.replace(yaml_model(name), layer_decay={LAYER_NAMES[name][-1]: 0.123})
+    model = build_model(cfg, 10, IMAGE[name])
+    layers = model.weighted_layers()
+    assert tuple(w.name for w in layers) == LAYER_NAMES[name]
+    assert len({id(w.layer) for w in layers}) == len(layers)
+    opt = build_optimizer(model, dataclasses.replace(to_config(compose_cfg()).optim, weight_decay=0.5))
+    decay = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
+    assert decay[id(layers[-1].layer.weight)] == 0.123 and decay[id(layers[0].layer.weight)] == 0.5
+    assert decay[id(layers[-1].layer.bias)] == 0.0
 
 
 def test_scaled_tanh_is_a_tanh_bx():

@@ -18,6 +18,9 @@ from ablate.registry import Registry
 
 MODELS = Registry("model.name")
 TOWERED = ("alexnet", "alexnet_cifar")  # models whose layers can be split into towers (model.towers > 1)
+# Each model's weighted-layer names, input to output (model.layer_decay keys), known before building it.
+LAYER_NAMES = {"convnet4": ConvNet4.LAYERS, "alexnet": AlexNet.LAYERS, "alexnet_cifar": AlexNet.LAYERS,
+               "convlocal": ConvLocal.LAYERS}
 
 
 @MODELS.register("convnet4")
@@ -41,12 +44,14 @@ def _convlocal(cfg, num_classes: int, image_size: int) -> nn.Module:
 
 
 def build_model(cfg, num_classes: int, image_size: int) -> nn.Module:
-    return apply_init(MODELS.build(cfg.name, cfg, num_classes, image_size), cfg)
+    model = apply_init(MODELS.build(cfg.name, cfg, num_classes, image_size), cfg)
+    model.layer_decay = dict(cfg.layer_decay or {})  # name → λ, read by ablate.optim.param_groups
+    return model
 
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["ACTIVATIONS", "INITS", "MODELS", "NORMS", "POOLS", "REGULARIZERS", "TOWERED", "build_model",
-           "count_params"]
+__all__ = ["ACTIVATIONS", "INITS", "LAYER_NAMES", "MODELS", "NORMS", "POOLS", "REGULARIZERS", "TOWERED",
+           "build_model", "count_params"]
