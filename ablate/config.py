@@ -22,7 +22,7 @@ def _one_of(key: str, value: Any, allowed: list[str]) -> None:
 
 @dataclass
 class ModelConfig:
-    name: str = "convnet4"  # model registry key: convnet4, alexnet, alexnet_cifar, convlocal
+    name: str = "convnet4"  # model registry key: convnet4, convnet3fc, alexnet, alexnet_cifar, convlocal
     activation: str = "relu"  # activation registry key (paper §3.1): sigmoid, tanh, relu, leaky_relu, elu, prelu, gelu
     tanh_a: float = 1.0  # tanh is a·tanh(b·x) (cuda-convnet's tanh[a,b]): output scale a (LeCun: 1.7159)
     tanh_b: float = 1.0  # tanh is a·tanh(b·x): input scale b (LeCun: 0.6667, i.e. 2/3)

@@ -29,7 +29,7 @@ from ablate.registry import ConfigError
 from tests.conftest import compose_cfg
 
 # Small inputs exercise every code path quickly; alexnet's 224 geometry has its own tests below.
-IMAGE = {"convnet4": 32, "alexnet": 99, "alexnet_cifar": 32, "convlocal": 32}
+IMAGE = {"convnet4": 32, "convnet3fc": 32, "alexnet": 99, "alexnet_cifar": 32, "convlocal": 32}
 
 
 @cache
@@ -153,6 +153,20 @@ def test_convnet4_defaults_are_the_foundation_net():
     assert [type(p).__name__ for p in pools] == ["MaxPool2d", "AvgPool2d", "AvgPool2d"]
     assert all(p.kernel_size == 3 and p.stride == 2 and p.ceil_mode for p in pools)
     assert not any(isinstance(m, (nn.Dropout, R.DropConnectFC, TowerLRN)) for m in model.modules())
+
+
+def test_convnet3fc_is_layers_18pct_with_its_init():
+    torch.manual_seed(0)
+    model = build_model(yaml_model("convnet3fc"), 10, 32)
+    f = model.features
+    pools = [f.pool1, f.pool2, f.pool3]
+    assert [type(p).__name__ for p in pools] == ["MaxPool2d", "AvgPool2d", "AvgPool2d"]
+    assert all(p.kernel_size == 3 and p.stride == 2 and p.ceil_mode for p in pools)
+    convs = [(3, 32), (32, 32), (32, 64)]  # 5×5 each, then fc10 on 64 maps of 4×4
+    assert count_params(model) == sum(o * i * 25 + o for i, o in convs) + 64 * 16 * 10 + 10
+    assert not any(isinstance(m, (nn.Dropout, R.DropConnectFC, TowerLRN)) for m in model.modules())
+    for w, std in zip(model.weighted_layers(), (1e-4, 0.01, 0.01, 0.01), strict=True):  # layers-18pct's initW
+        assert abs(float(w.layer.weight.detach().std()) / std - 1) < 0.1 and bool((w.layer.bias == 0).all()), w.name
 
 
 @pytest.mark.parametrize("name", MODELS.names())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from torch import nn
 
 from ablate.models.alexnet import AlexNet
-from ablate.models.convnets import ConvLocal, ConvNet4
+from ablate.models.convnets import ConvLocal, ConvNet3FC, ConvNet4
 from ablate.models.init import INITS, apply_init
 from ablate.models.layers import ACTIVATIONS, NORMS, POOLS
 from ablate.models.parts import Parts
@@ -19,13 +19,18 @@ from ablate.registry import Registry
 MODELS = Registry("model.name")
 TOWERED = ("alexnet", "alexnet_cifar")  # models whose layers can be split into towers (model.towers > 1)
 # Each model's weighted-layer names, input to output (model.layer_decay keys), known before building it.
-LAYER_NAMES = {"convnet4": ConvNet4.LAYERS, "alexnet": AlexNet.LAYERS, "alexnet_cifar": AlexNet.LAYERS,
-               "convlocal": ConvLocal.LAYERS}
+LAYER_NAMES = {"convnet4": ConvNet4.LAYERS, "convnet3fc": ConvNet3FC.LAYERS, "alexnet": AlexNet.LAYERS,
+               "alexnet_cifar": AlexNet.LAYERS, "convlocal": ConvLocal.LAYERS}
 
 
 @MODELS.register("convnet4")
 def _convnet4(cfg, num_classes: int, image_size: int) -> nn.Module:
     return ConvNet4(Parts(cfg), num_classes=num_classes, hidden=cfg.hidden, image_size=image_size)
+
+
+@MODELS.register("convnet3fc")
+def _convnet3fc(cfg, num_classes: int, image_size: int) -> nn.Module:
+    return ConvNet3FC(Parts(cfg), num_classes=num_classes, image_size=image_size)
 
 
 @MODELS.register("alexnet")

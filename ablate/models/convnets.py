@@ -1,8 +1,15 @@
-"""Small CIFAR-10 networks from the paper's experiments, both cuda-convnet example nets.
+"""Small CIFAR-10 networks from the paper's experiments, all cuda-convnet example nets.
 
-Both pool with cuda-convnet's convention: a window may overhang the right edge (`ceil_mode=True`), so the
+The paper ran cuda-convnet but names none of its example layer files. Figure 1's "four-layer convolutional
+neural network" fits two of them: `convnet4` follows layers-80sec.cfg (3 conv + fc64 + fc10: four layers with
+neurons, five weight layers) and `convnet3fc` follows layers-18pct.cfg (3 conv + fc10: four weight layers).
+`convlocal` is layers-conv-local-11pct.cfg, §3.3's CIFAR-10 net. The layer files are those of cuda-convnet's
+`example-layers/` (read in the dnouri/cuda-convnet mirror of the original svn); docs/axes.md lists their values.
+
+All pool with cuda-convnet's convention: a window may overhang the right edge (`ceil_mode=True`), so the
 overlapping 3×3/2 and the non-overlapping 2×2/2 pooling both take 32 → 16 → 8 → 4 and the pool axis changes
-only the windows, not the sizes of the layers after them.
+only the windows, not the sizes of the layers after them. The layer files put conv1's ReLU on pool1 (after the
+max pooling); for a monotone activation the two orders give the same values, so ours sits on conv1 as elsewhere.
 """
 
 from __future__ import annotations
@@ -61,6 +68,48 @@ class ConvNet4(nn.Module):
         layers = [m for m in self.features if isinstance(m, nn.Conv2d)]
         layers += [_regularized(self.classifier[1]), self.classifier[2]]
         stds = (1e-4, 0.01, 0.01, 0.1, 0.1)  # layers-80sec.cfg's initW
+        return [Weighted(n, m, s, 0.0) for n, m, s in zip(self.LAYERS, layers, stds, strict=True)]
+
+
+class ConvNet3FC(nn.Module):
+    """Figure 1's "four-layer convolutional neural network" read as four weight layers: cuda-convnet's
+    layers-18pct net ("18% error on CIFAR-10 in 20 minutes").
+
+    conv1 32 5×5 → act → norm → max pool 3/2 → conv2 32 5×5 → act → norm → avg pool 3/2 → conv3 64 5×5 → act
+    → avg pool 3/2 → fc10 (the output layer; no hidden fc layer). convnet4 (layers-80sec) is the same net with a
+    64-unit hidden fc layer added. `paper` init is the layer file's initW (1e-4, 0.01, 0.01, 0.01), biases 0.
+
+    The file has response normalization after pool1 and pool2 (`type=rnorm`, size 3, scale 5e-5, pow 0.75):
+    cuda-convnet's *same-map* kind, which divides by the squares over a 3×3 patch of the map itself, not §3.3's
+    across-maps kind. The harness has no same-map normalization, so by default there is none (`model.norm=none`);
+    any `model.norm` goes where the norm axis always goes, after the activations of conv1 and conv2. The
+    regularizer acts on the output layer as in `convlocal`; model.width scales the three convolutions.
+    """
+
+    LAYERS = ("conv1", "conv2", "conv3", "fc10")
+
+    def __init__(self, parts: Parts, num_classes: int = 10, in_channels: int = 3, image_size: int = 32):
+        super().__init__()
+        c1, c2, c3 = parts.width(32), parts.width(32), parts.width(64)
+        layers = OrderedDict(conv1=nn.Conv2d(in_channels, c1, 5, padding=2), act1=parts.act(c1),
+                             norm1=parts.norm(c1), pool1=parts.pool("max", True))
+        layers.update(conv2=nn.Conv2d(c1, c2, 5, padding=2), act2=parts.act(c2), norm2=parts.norm(c2),
+                      pool2=parts.pool("avg", True))
+        layers.update(conv3=nn.Conv2d(c2, c3, 5, padding=2), act3=parts.act(c3), pool3=parts.pool("avg", True))
+        side = image_size
+        for pool in ("pool1", "pool2", "pool3"):
+            side = pool_out(side, layers[pool], f"convnet3fc {pool}")
+        layers.update(flatten=nn.Flatten())
+        self.features = nn.Sequential(layers)
+        self.output = parts.output(c3 * side * side, num_classes)
+
+    def forward(self, x):
+        return self.output(self.features(x))
+
+    def weighted_layers(self) -> list[Weighted]:
+        f = self.features
+        layers = (f.conv1, f.conv2, f.conv3, _regularized(self.output))
+        stds = (1e-4, 0.01, 0.01, 0.01)  # layers-18pct.cfg's initW
         return [Weighted(n, m, s, 0.0) for n, m, s in zip(self.LAYERS, layers, stds, strict=True)]
 
 
