@@ -23,8 +23,10 @@ def _one_of(key: str, value: Any, allowed: list[str]) -> None:
 
 @dataclass
 class ModelConfig:
-    name: str = "convnet4"  # model registry key: convnet4, alexnet, alexnet_cifar, convlocal
+    name: str = "convnet4"  # model registry key: convnet4, convnet3fc, alexnet, alexnet_cifar, convlocal
     activation: str = "relu"  # activation registry key (paper §3.1): sigmoid, tanh, relu, leaky_relu, elu, prelu, gelu
+    tanh_a: float = 1.0  # tanh is a·tanh(b·x) (cuda-convnet's tanh[a,b]): output scale a (LeCun: 1.7159)
+    tanh_b: float = 1.0  # tanh is a·tanh(b·x): input scale b (LeCun: 0.6667, i.e. 2/3)
     leaky_slope: float = 0.01  # negative slope of leaky_relu
     elu_alpha: float = 1.0  # saturation value of elu for large negative inputs
     hidden: int = 64  # units in each hidden fully connected layer (convnet4: 64; alexnet fc6/fc7: 4096)
@@ -45,11 +47,15 @@ class ModelConfig:
     dropconnect_mask: str = "example"  # example: a fresh mask per training example; batch: one mask per batch
     dropconnect_inference: str = "sample"  # sample: Gaussian moment matching (Wan et al.); mean: a(pWv + b)
     dropconnect_samples: int = 1000  # Z, Gaussian samples per unit averaged by sample inference
+    dropconnect_mask_bias: bool = True  # DropConnect masks the bias too (Wan et al.: b folded into W); False: never
     towers: int = 1  # alexnet*: towers (GPUs) the kernels are split over (§3.2: 2); 1 = single tower
     width: float = 1.0  # multiplier on every conv layer's kernel count (0.5 = the paper's one-GPU net)
     scale_conv5: bool = False  # alexnet*: model.width also scales conv5 (False: the paper's one-GPU net, §3.2)
     local: bool = True  # convlocal: locally connected layer3/layer4 (cuda-convnet); False = convolutions
     init: str = "default"  # weight init: paper (§5 / the source's values), kaiming, default (torch's)
+    # Per-layer weight decay λ (cuda-convnet's `wc`), by the model's weighted-layer names (e.g. {conv1: 0,
+    # local3: 0.004}); unlisted layers keep optim.weight_decay. None = optim.weight_decay on every weight.
+    layer_decay: dict[str, float] | None = None
 
     def check(self) -> None:
         from ablate.models import INITS, MODELS, NORMS, POOLS, REGULARIZERS, TOWERED
@@ -66,7 +72,7 @@ class ModelConfig:
         _one_of("model.dropconnect_mask", self.dropconnect_mask, ["example", "batch"])
         _one_of("model.dropconnect_inference", self.dropconnect_inference, ["sample", "mean"])
         _positive(self, "model", ["hidden", "lrn_size", "groupnorm_groups", "dropconnect_samples", "towers",
-                                  "width", "lrn_beta", "lrn_k"])
+                                  "width", "lrn_beta", "lrn_k", "tanh_a", "tanh_b"])
         _positive(self, "model", ["pool_kernel", "pool_stride"], optional=True)
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"model.dropout={self.dropout} must be in [0, 1) (the probability of dropping)")
@@ -77,6 +83,21 @@ class ModelConfig:
         if self.towers != 1 and self.name not in TOWERED:
             raise ConfigError(f"model.towers={self.towers} needs a model with towers ({', '.join(TOWERED)}); "
                               f"{self.name} has one tower: set model.towers=1")
+        self._check_layer_decay()
+
+    def _check_layer_decay(self) -> None:
+        from ablate.models import LAYER_NAMES
+
+        if self.layer_decay is None:
+            return
+        names = LAYER_NAMES[self.name]
+        unknown = sorted(set(self.layer_decay) - set(names))
+        if unknown:
+            raise ConfigError(f"model.layer_decay names {unknown}, which {self.name} does not have; its weighted "
+                              f"layers are: {', '.join(names)} (or set model.layer_decay=null)")
+        negative = {k: v for k, v in self.layer_decay.items() if v < 0}
+        if negative:
+            raise ConfigError(f"model.layer_decay={negative}: a decay strength λ must be >= 0")
 
 
 def _positive(section: Any, prefix: str, keys: list[str], optional: bool = False) -> None:
@@ -148,15 +169,17 @@ class OptimConfig:
     weight_decay: float = 0.0  # decay strength λ (paper §5: 5e-4); equal λ is not equal strength across styles
     weight_decay_style: str = "coupled"  # coupled: λw added to the gradient (§5's rule); decoupled: SGDW/AdamW; none
     decay_bias_and_norm: bool = False  # also decay biases, norm and PReLU parameters (default: weights only)
+    bias_lr_mult: float = 1.0  # conv/linear/local biases train at lr × this (cuda-convnet's epsB = 2·epsW: 2.0)
     adam_beta1: float = 0.9  # Adam β1, decay of the gradient average
     adam_beta2: float = 0.999  # Adam β2, decay of the squared-gradient average
     adam_eps: float = 1e-8  # Adam ε added to the denominator
-    schedule: str = "constant"  # lr schedule registry key: plateau (§5), step, cosine, constant
+    schedule: str = "constant"  # lr schedule registry key: plateau (§5), step, multistep, cosine, constant
     plateau_factor: float = 0.1  # plateau: lr multiplier per drop (§5: divide by 10)
     plateau_patience: int = 2  # plateau: epochs without a new best validation error before a drop (ours)
     plateau_max_drops: int = 3  # plateau: most drops over a run (§5: reduced three times)
     step_size: int = 30  # step: epochs between lr drops
-    step_gamma: float = 0.1  # step: lr multiplier per drop
+    step_gamma: float = 0.1  # step, multistep: lr multiplier per drop
+    milestones: list[int] = field(default_factory=list)  # multistep: epochs after which the lr drops, ascending
     cosine_min_lr: float = 0.0  # cosine: lr the cosine decays to after the last epoch
     paper_momentum_rescale: bool = False  # sgd: rescale the momentum buffer on lr changes to match §5's v-form
 
@@ -173,9 +196,13 @@ class OptimConfig:
         for key in ("plateau_factor", "step_gamma"):
             if not 0 < getattr(self, key) <= 1:
                 raise ConfigError(f"optim.{key}={getattr(self, key)} must be in (0, 1]")
-        for key in ("weight_decay", "plateau_patience", "plateau_max_drops", "cosine_min_lr"):
+        for key in ("weight_decay", "plateau_patience", "plateau_max_drops", "cosine_min_lr", "bias_lr_mult"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"optim.{key}={getattr(self, key)} must be >= 0")
+        ms = list(self.milestones)
+        if self.schedule == "multistep" and (not ms or ms[0] < 1 or ms != sorted(set(ms))):
+            raise ConfigError(f"optim.milestones={ms}: optim.schedule=multistep needs ascending epochs >= 1, "
+                              "e.g. optim.milestones=[120,130]")
         if self.paper_momentum_rescale and self.name != "sgd":
             raise ConfigError(f"optim.paper_momentum_rescale applies to sgd only; optim.name={self.name!r}: "
                               "set optim.paper_momentum_rescale=false")
@@ -244,6 +271,19 @@ def validate(cfg: Config) -> None:
     check_name(cfg.name)
     for section in (cfg.model, cfg.data, cfg.optim, cfg.trainer, cfg.logger):
         section.check()
+    _check_decay_is_used(cfg)
+
+
+def _check_decay_is_used(cfg: Config) -> None:
+    """optim.weight_decay > 0 that reaches no parameter (model.layer_decay sets every layer) is a silent no-op."""
+    from ablate.models import LAYER_NAMES
+
+    decay = cfg.model.layer_decay or {}
+    every_layer = set(LAYER_NAMES[cfg.model.name]) <= set(decay)
+    if every_layer and cfg.optim.weight_decay > 0 and not cfg.optim.decay_bias_and_norm:
+        raise ConfigError(f"optim.weight_decay={cfg.optim.weight_decay} has no effect: model.layer_decay sets every "
+                          f"weighted layer of {cfg.model.name}; set optim.weight_decay=0 (or drop layers from "
+                          "model.layer_decay to let them use it)")
 
 
 def check_name(name: str) -> None:

@@ -2,12 +2,21 @@
 
 Weight decay applies to the weights of conv, linear and locally connected layers; biases, norm and PReLU
 parameters are excluded (as cuda-convnet's `wc` never touched biases) unless `optim.decay_bias_and_norm`.
-Styles: `coupled` adds λw to the gradient, so it passes through momentum (SGD: exactly §5's rule) or Adam's
-scaling; `decoupled` shrinks the weights directly, w ← w − lr·λ·w, outside momentum and Adam's scaling
-(SGDW/AdamW, Loshchilov & Hutter); `none`. The optimizer's `step()` does the whole update, decay included.
+Its strength is `optim.weight_decay`, or per layer the model's `layer_decay` (cuda-convnet's per-layer `wc`;
+`build_model` attaches `model.layer_decay` from the config). Styles: `coupled` adds λw to the gradient, so it
+passes through momentum (SGD: exactly §5's rule) or Adam's scaling; `decoupled` shrinks the weights directly,
+w ← w − lr·λ·w, outside momentum and Adam's scaling (SGDW/AdamW, Loshchilov & Hutter); `none` (no decay,
+per-layer values included). The optimizer's `step()` does the whole update, decay included.
+
+Learning rates: the biases of conv, linear and locally connected layers train at `optim.lr ×
+optim.bias_lr_mult` (cuda-convnet's layer files set epsB = 2·epsW), everything else at `optim.lr`. Each kind
+is its own parameter group, and every schedule scales each group's own lr, so the ratio holds throughout.
+Group 0 always holds weights at `optim.lr`: the trainer logs its lr as the run's `lr`.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -22,18 +31,47 @@ _DECAYED = (nn.Conv2d, nn.Linear, LocallyConnected2d)  # layers whose `weight` i
 
 
 def param_groups(model: nn.Module, cfg) -> list[dict]:
-    """Two groups: decayed weights (λ per the style) and excluded parameters (λ = 0); the first is never empty."""
-    decay, rest, seen = [], [], set()
+    """One group per (decayed?, λ, lr multiplier); weights at the base lr first, so group 0's lr is `optim.lr`.
+
+    With the defaults that is exactly two groups, decayed weights and excluded parameters (λ = 0), in the same
+    order as before per-layer settings existed, so older checkpoints still load.
+    """
+    layer_decay = _layer_decay_by_param(model)
+    groups: dict[tuple, dict] = {}
+    seen: set[int] = set()
     for module in model.modules():
         for name, p in module.named_parameters(recurse=False):
             if not p.requires_grad or id(p) in seen:
                 continue
             seen.add(id(p))
-            is_weight = name == "weight" and isinstance(module, _DECAYED)
-            (decay if is_weight or cfg.decay_bias_and_norm else rest).append(p)
-    strength = 0.0 if cfg.weight_decay_style == "none" else cfg.weight_decay
-    groups = [{"params": decay, "weight_decay": strength}, {"params": rest, "weight_decay": 0.0}]
-    return [g for g in groups if g["params"]]
+            key = _group_key(module, name, p, cfg, layer_decay)
+            groups.setdefault(key, {"params": [], "weight_decay": key[1], "lr": cfg.lr * key[2]})["params"].append(p)
+    # Stable sort: groups at the base lr before the others (biases), decayed before excluded, else first seen.
+    order = sorted(groups, key=lambda k: (k[2] != 1.0, not k[0]))
+    return [groups[k] for k in order]
+
+
+def _layer_decay_by_param(model: nn.Module) -> dict[int, float]:
+    """id(weight) → λ of that layer, from the model's `layer_decay` (name → λ) and its named weighted layers."""
+    per_name = getattr(model, "layer_decay", None) or {}
+    if not per_name:
+        return {}
+    layers = {w.name: w.layer for w in model.weighted_layers()}
+    return {id(layers[name].weight): decay for name, decay in per_name.items()}
+
+
+def _group_key(module: nn.Module, name: str, p: torch.Tensor, cfg, layer_decay: dict[int, float]) -> tuple:
+    """(decayed?, λ, lr multiplier) of one parameter."""
+    layered = isinstance(module, _DECAYED)
+    mult = cfg.bias_lr_mult if layered and name == "bias" else 1.0
+    decayed = (layered and name == "weight") or cfg.decay_bias_and_norm
+    if not decayed:
+        return False, 0.0, mult
+    if cfg.weight_decay_style == "none":
+        return True, 0.0, mult
+    # A bias (decay_bias_and_norm) takes its own layer's λ, found through the layer's weight.
+    weight = module.weight if layered else p
+    return True, layer_decay.get(id(weight), cfg.weight_decay), mult
 
 
 class SGD(torch.optim.Optimizer):
@@ -123,9 +161,34 @@ def _step(optimizer, cfg, epochs: int):
     return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.step_gamma)
 
 
+@SCHEDULES.register("multistep")
+def _multistep(optimizer, cfg, epochs: int):
+    """cuda-convnet's hand-made drops: lr × step_gamma after each epoch listed in `optim.milestones`."""
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.milestones), gamma=cfg.step_gamma)
+
+
+class GroupCosine(torch.optim.lr_scheduler.CosineAnnealingLR):
+    """Cosine annealing in closed form, each group from its own lr to its own floor.
+
+    torch's version sends every group to the same `eta_min`; here a group's floor is `cosine_min_lr` times the
+    group's lr multiplier (its base lr / optim.lr), so biases stay at bias_lr_mult × the weights' lr.
+    """
+
+    def __init__(self, optimizer, epochs: int, min_lr: float, lr: float):
+        self.floor_ratio = min_lr / lr  # set before super().__init__, whose first step() reads it
+        super().__init__(optimizer, T_max=epochs, eta_min=min_lr)
+
+    def get_lr(self):
+        return self._get_closed_form_lr()
+
+    def _get_closed_form_lr(self):
+        c = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
+        return [base * (self.floor_ratio + (1 - self.floor_ratio) * c) for base in self.base_lrs]
+
+
 @SCHEDULES.register("cosine")
 def _cosine(optimizer, cfg, epochs: int):
-    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=cfg.cosine_min_lr)
+    return GroupCosine(optimizer, epochs, cfg.cosine_min_lr, cfg.lr)
 
 
 def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:

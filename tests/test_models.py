@@ -10,14 +10,26 @@ from torch import nn
 import ablate
 from ablate.cli import to_config
 from ablate.config import ModelConfig
-from ablate.models import INITS, MODELS, NORMS, POOLS, REGULARIZERS, TOWERED, build_model, count_params
+from ablate.models import (
+    INITS,
+    LAYER_NAMES,
+    MODELS,
+    NORMS,
+    POOLS,
+    REGULARIZERS,
+    TOWERED,
+    build_model,
+    count_params,
+)
 from ablate.models import regularizers as R
-from ablate.models.layers import ACTIVATIONS, TowerLRN, norm_groups
+from ablate.models.layers import ACTIVATIONS, ScaledTanh, TowerLRN, kaiming_gain, norm_groups
+from ablate.models.parts import Parts
+from ablate.optim import build_optimizer
 from ablate.registry import ConfigError
 from tests.conftest import compose_cfg
 
 # Small inputs exercise every code path quickly; alexnet's 224 geometry has its own tests below.
-IMAGE = {"convnet4": 32, "alexnet": 99, "alexnet_cifar": 32, "convlocal": 32}
+IMAGE = {"convnet4": 32, "convnet3fc": 32, "alexnet": 99, "alexnet_cifar": 32, "convlocal": 32}
 
 
 @cache
@@ -32,6 +44,7 @@ def axis_cases():
         values += [("pool", p) for p in POOLS.names()] + [("regularizer", r) for r in REGULARIZERS.names()]
         values += [("init", i) for i in INITS.names()] + [("width", 0.5), ("lrn_convention", "formula")]
         values += [("dropconnect_mask", "batch"), ("dropconnect_inference", "mean"), ("dropout_style", "paper")]
+        values += [("dropconnect_mask_bias", False), ("tanh_a", 1.7159)]
         values += [("pool_kernel", 3), ("pool_stride", 1)]
         values += [("towers", t) for t in (1, 2)] if name in TOWERED else [("local", False)] * (name == "convlocal")
         yield from ((name, key, value) for key, value in values)
@@ -53,9 +66,10 @@ def _forward_backward(model: nn.Module, image: int, classes: int = 10) -> None:
 @pytest.mark.parametrize("name,key,value", list(axis_cases()))
 def test_every_model_builds_and_trains_with_every_axis_value(name, key, value):
     torch.manual_seed(0)
-    regularized = {"dropconnect_mask": "dropconnect", "dropconnect_inference": "dropconnect",
-                   "dropout_style": "dropout"}
-    extra = {"regularizer": regularized[key]} if key in regularized else {}
+    needs = {"dropconnect_mask": {"regularizer": "dropconnect"}, "dropconnect_inference": {"regularizer": "dropconnect"},
+             "dropconnect_mask_bias": {"regularizer": "dropconnect"}, "dropout_style": {"regularizer": "dropout"},
+             "tanh_a": {"activation": "tanh", "tanh_b": 0.6667}}
+    extra = needs.get(key, {})
     cfg = dataclasses.replace(yaml_model(name), **{key: value}, **extra)
     cfg.check()
     _forward_backward(build_model(cfg, 10, IMAGE[name]), IMAGE[name])
@@ -139,6 +153,58 @@ def test_convnet4_defaults_are_the_foundation_net():
     assert [type(p).__name__ for p in pools] == ["MaxPool2d", "AvgPool2d", "AvgPool2d"]
     assert all(p.kernel_size == 3 and p.stride == 2 and p.ceil_mode for p in pools)
     assert not any(isinstance(m, (nn.Dropout, R.DropConnectFC, TowerLRN)) for m in model.modules())
+
+
+def test_convnet3fc_is_layers_18pct_with_its_init():
+    torch.manual_seed(0)
+    model = build_model(yaml_model("convnet3fc"), 10, 32)
+    f = model.features
+    pools = [f.pool1, f.pool2, f.pool3]
+    assert [type(p).__name__ for p in pools] == ["MaxPool2d", "AvgPool2d", "AvgPool2d"]
+    assert all(p.kernel_size == 3 and p.stride == 2 and p.ceil_mode for p in pools)
+    convs = [(3, 32), (32, 32), (32, 64)]  # 5×5 each, then fc10 on 64 maps of 4×4
+    assert count_params(model) == sum(o * i * 25 + o for i, o in convs) + 64 * 16 * 10 + 10
+    assert not any(isinstance(m, (nn.Dropout, R.DropConnectFC, TowerLRN)) for m in model.modules())
+    for w, std in zip(model.weighted_layers(), (1e-4, 0.01, 0.01, 0.01), strict=True):  # layers-18pct's initW
+        assert abs(float(w.layer.weight.detach().std()) / std - 1) < 0.1 and bool((w.layer.bias == 0).all()), w.name
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_weighted_layers_carry_the_names_layer_decay_takes(name):
+    cfg = dataclasses.replace(yaml_model(name), layer_decay={LAYER_NAMES[name][-1]: 0.123})
+    model = build_model(cfg, 10, IMAGE[name])
+    layers = model.weighted_layers()
+    assert tuple(w.name for w in layers) == LAYER_NAMES[name]
+    assert len({id(w.layer) for w in layers}) == len(layers)
+    opt = build_optimizer(model, dataclasses.replace(to_config(compose_cfg()).optim, weight_decay=0.5))
+    decay = {id(p): g["weight_decay"] for g in opt.param_groups for p in g["params"]}
+    assert decay[id(layers[-1].layer.weight)] == 0.123 and decay[id(layers[0].layer.weight)] == 0.5
+    assert decay[id(layers[-1].layer.bias)] == 0.0
+
+
+def test_scaled_tanh_is_a_tanh_bx():
+    x = torch.linspace(-3, 3, 13)
+    torch.testing.assert_close(ScaledTanh(1.7159, 0.6667)(x), 1.7159 * torch.tanh(0.6667 * x))
+    cfg = dataclasses.replace(yaml_model("convnet4"), activation="tanh")
+    assert isinstance(Parts(cfg).act(), nn.Tanh)  # plain tanh stays torch's module
+    lecun = Parts(dataclasses.replace(cfg, tanh_a=1.7159, tanh_b=0.6667)).act()
+    assert isinstance(lecun, ScaledTanh) and (lecun.a, lecun.b) == (1.7159, 0.6667)
+
+
+def test_kaiming_gain_for_a_scaled_tanh_follows_its_second_moment():
+    """g = 5/3 · √(E[tanh(z)²] / E[(a·tanh(bz))²]): torch's 5/3 at a = b = 1, ∝ 1/a, checked by Monte Carlo."""
+    cfg = dataclasses.replace(yaml_model("convnet4"), activation="tanh")
+    assert kaiming_gain(cfg) == 5 / 3
+    assert kaiming_gain(dataclasses.replace(cfg, tanh_a=2.0)) == pytest.approx(5 / 6)
+    z = torch.randn(2_000_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    ratio = (torch.tanh(z) ** 2).mean() / ((1.7159 * torch.tanh(0.6667 * z)) ** 2).mean()
+    lecun = kaiming_gain(dataclasses.replace(cfg, tanh_a=1.7159, tanh_b=0.6667))
+    assert lecun == pytest.approx(5 / 3 * float(ratio.sqrt()), rel=2e-3) and lecun == pytest.approx(1.208, abs=1e-3)
+    torch.manual_seed(0)
+    model = build_model(dataclasses.replace(yaml_model("alexnet_cifar"), init="kaiming", activation="tanh",
+                                            tanh_a=1.7159, tanh_b=0.6667), 10, 32)
+    conv3 = model.features.conv3
+    assert abs(float(conv3.weight.detach().std()) - lecun / math.sqrt(conv3.in_channels * 9)) < 2e-3
 
 
 def test_lrn_conventions_match_the_formula_by_hand():
@@ -232,28 +298,53 @@ def test_alexnet_on_cifar_sized_input_points_to_alexnet_cifar():
 
 def _dropconnect(**kw) -> R.DropConnectFC:
     torch.manual_seed(0)
-    return R.DropConnectFC(6, 3, nn.Identity(), keep=kw.pop("keep", 0.5), **kw)
+    layer = R.DropConnectFC(6, 3, nn.Identity(), keep=kw.pop("keep", 0.5), **kw)
+    with torch.no_grad():
+        layer.linear.bias.copy_(torch.tensor([1.5, -2.0, 0.7]))  # large enough that a masked bias shows
+    return layer
 
 
-def test_dropconnect_mean_inference_is_deterministic_and_is_a_of_pWv():
-    layer = _dropconnect(inference="mean").eval()
+def _moments(layer: R.DropConnectFC, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """E[u] and Var[u] of the DropConnect pre-activation, by hand: the bias is a weight on a constant 1 input."""
+    p, w, b = layer.keep, layer.linear.weight.detach(), layer.linear.bias.detach()
+    mean = p * v @ w.T + (p if layer.mask_bias else 1.0) * b
+    var = p * (1 - p) * ((v * v) @ (w * w).T + (b * b if layer.mask_bias else 0.0))
+    return mean, var
+
+
+@pytest.mark.parametrize("mask_bias", [True, False])
+def test_dropconnect_mean_inference_is_deterministic_and_is_a_of_the_mean(mask_bias):
+    layer = _dropconnect(inference="mean", mask_bias=mask_bias).eval()
     v = torch.randn(4, 6)
     torch.testing.assert_close(layer(v), layer(v))
-    torch.testing.assert_close(layer(v), 0.5 * v @ layer.linear.weight.T + layer.linear.bias)
+    w, b = layer.linear.weight, layer.linear.bias
+    expected = 0.5 * (v @ w.T + b) if mask_bias else 0.5 * v @ w.T + b  # a(p(Wv + b)) / a(pWv + b)
+    torch.testing.assert_close(layer(v), expected)
 
 
 @pytest.mark.parametrize("mask", ["example", "batch"])
-def test_dropconnect_train_outputs_average_to_the_mean_output(mask):
-    layer = _dropconnect(mask=mask, inference="mean")
+@pytest.mark.parametrize("mask_bias", [True, False])
+def test_dropconnect_train_outputs_average_to_the_mean_output(mask, mask_bias):
+    layer = _dropconnect(mask=mask, inference="mean", mask_bias=mask_bias)
     v = torch.randn(1, 6)
     with torch.no_grad():
         draws = torch.cat([layer(v.expand(200, 6)) for _ in range(20)])  # 4000 masks (20 for "batch")
         target = layer.eval()(v)
-    w = layer.linear.weight.detach()
-    std = (0.25 * (w * w) @ (v * v).T).sqrt().T
+    std = _moments(layer, v)[1].sqrt()
     draws_per_mask = 200 if mask == "batch" else 1
     tolerance = 5 * std / math.sqrt(len(draws) / draws_per_mask)
     assert ((draws.mean(0, keepdim=True) - target).abs() <= tolerance).all()
+
+
+@pytest.mark.parametrize("mask", ["example", "batch"])
+def test_dropconnect_masks_the_bias_by_default_and_not_on_request(mask):
+    zero = torch.zeros(400, 6)  # u = m ⊙ b when v = 0: each output is 0 or its bias
+    layer = _dropconnect(mask=mask)
+    b = layer.linear.bias.detach()
+    with torch.no_grad():
+        u = torch.cat([layer(zero[:40]) for _ in range(10)]) if mask == "batch" else layer(zero)
+        assert ((u == 0) | (u == b)).all() and (u == 0).any(0).all() and (u == b).any(0).all()
+        torch.testing.assert_close(_dropconnect(mask=mask, mask_bias=False)(zero), b.expand(400, 3))
 
 
 def test_dropconnect_masks_are_per_example_by_default_and_shared_in_batch_mode():
@@ -264,13 +355,12 @@ def test_dropconnect_masks_are_per_example_by_default_and_shared_in_batch_mode()
     torch.testing.assert_close(shared, shared[:1].expand(8, 3))
 
 
-def test_dropconnect_sample_inference_matches_the_moment_matched_gaussian():
+@pytest.mark.parametrize("mask_bias", [True, False])
+def test_dropconnect_sample_inference_matches_the_moment_matched_gaussian(mask_bias):
     keep = 0.3
-    layer = _dropconnect(keep=keep, samples=1).eval()  # one sample per call: its draws are u itself
+    layer = _dropconnect(keep=keep, samples=1, mask_bias=mask_bias).eval()  # one sample per call: u itself
     v = torch.randn(1, 6)
-    w, b = layer.linear.weight.detach(), layer.linear.bias.detach()
-    mean = keep * v @ w.T + b
-    var = keep * (1 - keep) * (v * v) @ (w * w).T
+    mean, var = _moments(layer, v)
     with torch.no_grad():
         u = layer(v.expand(20000, 6))
         train = layer.train()(v.expand(20000, 6))  # the actual DropConnect pre-activations
@@ -279,16 +369,41 @@ def test_dropconnect_sample_inference_matches_the_moment_matched_gaussian():
         torch.testing.assert_close(draws.var(0, keepdim=True), var, rtol=0.05, atol=1e-6)
 
 
-def test_dropconnect_sample_inference_averages_the_activation_of_samples():
+@pytest.mark.parametrize("mask_bias", [True, False])
+def test_dropconnect_sample_inference_averages_the_activation_of_samples(mask_bias):
     torch.manual_seed(0)
-    layer = R.DropConnectFC(6, 3, nn.ReLU(), keep=0.5, samples=4000).eval()
+    layer = R.DropConnectFC(6, 3, nn.ReLU(), keep=0.5, samples=4000, mask_bias=mask_bias).eval()
     v = torch.randn(2, 6)
-    w, b = layer.linear.weight.detach(), layer.linear.bias.detach()
-    mean, std = 0.5 * v @ w.T + b, (0.25 * (v * v) @ (w * w).T).sqrt()
+    mean, var = _moments(layer, v)
+    std = var.sqrt()
     normal = torch.distributions.Normal(0.0, 1.0)
     z = mean / std  # E[relu(u)] for u ~ N(mean, std²), in closed form
     expected = mean * normal.cdf(z) + std * normal.log_prob(z).exp()
     torch.testing.assert_close(layer(v), expected, atol=float(4 * std.max() / math.sqrt(4000)), rtol=0)
+
+
+@pytest.mark.parametrize("mask_bias", [True, False])
+def test_per_example_dropconnect_layer_gradients_match_its_explicit_masks(monkeypatch, mask_bias):
+    """The layer's output and its gradients for v, W and b equal plain autograd through the very masks it drew."""
+    monkeypatch.setattr(R, "_BUDGET", 40)  # several chunks of masks
+    layer = _dropconnect(mask_bias=mask_bias).double()
+    v = torch.randn(9, 6, dtype=torch.float64, requires_grad=True)
+    g = torch.randn(9, 3, dtype=torch.float64)
+    torch.manual_seed(7)
+    out = layer(v)
+    grads = torch.autograd.grad(out, [v, layer.linear.weight, layer.linear.bias], g)
+
+    torch.manual_seed(7)
+    seed = int(torch.randint(0, 2**62, ()))  # the draw the layer made
+    w, b = layer.linear.weight, layer.linear.bias
+    wide, x = (torch.cat([w, b[:, None]], 1), torch.cat([v, v.new_ones(9, 1)], 1)) if mask_bias else (w, v)
+    chunk = max(1, R._BUDGET // wide.numel())
+    masks = torch.cat([R._mask(seed, k, (len(x[i:i + chunk]), *wide.shape), 0.5, wide)
+                       for k, i in enumerate(range(0, 9, chunk))])
+    ref = torch.einsum("boi,bi->bo", masks * wide, x) + (0 if mask_bias else b)
+    torch.testing.assert_close(out, ref)
+    for got, want in zip(grads, torch.autograd.grad(ref, [v, w, b], g), strict=True):
+        torch.testing.assert_close(got, want)
 
 
 def test_per_example_dropconnect_gradient_is_exact_across_chunks(monkeypatch):

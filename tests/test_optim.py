@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from ablate.cli import to_config
-from ablate.config import OptimConfig
+from ablate.config import Config, ModelConfig, OptimConfig
+from ablate.models.parts import Weighted
 from ablate.optim import (
     DECAY_STYLES,
     OPTIMIZERS,
@@ -33,6 +34,9 @@ class Net(nn.Module):
 
     def forward(self, x):
         return self.fc(self.act(self.norm(self.conv(x))).mean((2, 3)))
+
+    def weighted_layers(self) -> list[Weighted]:
+        return [Weighted("conv", self.conv, 0.1, 0.0), Weighted("fc", self.fc, 0.1, 0.0)]
 
 
 def _cfg(**kw) -> OptimConfig:
@@ -146,8 +150,8 @@ def _run(opt, sched, model, epochs, errors):
 @pytest.mark.parametrize("schedule", SCHEDULES.names())
 @pytest.mark.parametrize("name", OPTIMIZERS.names())
 def test_optimizer_and_schedule_round_trip_through_state_dicts(name, schedule):
-    cfg = _cfg(name=name, schedule=schedule, plateau_patience=0, step_size=2,
-               paper_momentum_rescale=name == "sgd")
+    cfg = _cfg(name=name, schedule=schedule, plateau_patience=0, step_size=2, milestones=[2, 5], cosine_min_lr=0.01,
+               paper_momentum_rescale=name == "sgd", bias_lr_mult=2.0)
     errors = [0.5, 0.6, 0.7, 0.4, 0.45, 0.5, 0.55, 0.3]
     model = _model()
     opt = build_optimizer(model, cfg)
@@ -168,7 +172,7 @@ def test_optimizer_and_schedule_round_trip_through_state_dicts(name, schedule):
     _run(opt2, sched2, resumed, 4, errors[4:])
     for a, b in zip(model.parameters(), resumed.parameters(), strict=True):
         torch.testing.assert_close(a, b)
-    assert opt.param_groups[0]["lr"] == opt2.param_groups[0]["lr"]
+    assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in opt2.param_groups]
 
 
 def test_plateau_divides_by_ten_when_validation_error_stops_improving_at_most_three_times():
@@ -221,3 +225,107 @@ def test_optim_groups_compose_and_bad_values_fail():
     for bad in ("optim.momentum=1.0", "optim.weight_decay=-1", "optim.plateau_factor=0", "optim.lr=0"):
         with pytest.raises(ConfigError, match=bad.split("=")[0]):
             to_config(compose_cfg([bad]))
+
+
+# cuda-convnet's learning-rate structure: per-layer decay, biases at bias_lr_mult × lr -------------------------
+
+
+def _by_name(model: nn.Module, grads: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {n: g for (n, _), g in zip(model.named_parameters(), grads, strict=True)}
+
+
+@pytest.mark.parametrize("style", DECAY_STYLES)
+def test_layer_decay_and_bias_lr_match_a_hand_computed_sgd_step(style):
+    """Two SGD steps by hand: conv weight λ 0, fc weight λ 0.1 (per layer), biases at 2·lr, norm/PReLU at lr."""
+    model = _model()
+    model.layer_decay = {"conv": 0.0, "fc": 0.1}  # as build_model attaches model.layer_decay
+    decay = {"conv.weight": 0.0, "fc.weight": 0.1} if style != "none" else {}
+    lr = {n: LR * (2.0 if n.endswith("bias") and n.split(".")[0] in ("conv", "fc") else 1.0)
+          for n, _ in model.named_parameters()}
+    opt = build_optimizer(model, _cfg(weight_decay=0.7, weight_decay_style=style, bias_lr_mult=2.0))
+    w = {n: p.detach().clone() for n, p in model.named_parameters()}
+    buf = {}
+    for seed in (1, 2):
+        grads = _by_name(model, _grads(model, seed))
+        _step(opt, model, list(grads.values()))
+        for n, g in grads.items():
+            lam = decay.get(n, 0.0)
+            d = g + lam * w[n] if style == "coupled" else g  # coupled: λw through the momentum buffer
+            buf[n] = MU * buf[n] + d if n in buf else d
+            w[n] = w[n] * (1 - lr[n] * lam) if style == "decoupled" else w[n]  # SGDW: beside the buffer
+            w[n] = w[n] - lr[n] * buf[n]
+    for n, p in model.named_parameters():
+        torch.testing.assert_close(p.detach(), w[n], msg=n)
+    assert opt.param_groups[0]["lr"] == LR and opt.param_groups[0]["params"][0] is model.conv.weight
+
+
+def test_adam_trains_biases_at_their_own_lr():
+    model = _model()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = build_optimizer(model, _cfg(name="adam", lr=1e-3, weight_decay=0.0, bias_lr_mult=2.0))
+    grads = _by_name(model, _grads(model, 1))
+    _step(opt, model, list(grads.values()))
+    for n, p in model.named_parameters():  # first Adam step: lr·g/(|g| + ε)
+        lr = 2e-3 if n in ("conv.bias", "fc.bias") else 1e-3
+        torch.testing.assert_close(p.detach(), before[n] - lr * grads[n] / (grads[n].abs() + 1e-8), msg=n)
+
+
+def test_default_groups_are_the_two_of_older_checkpoints():
+    """Defaults keep [decayed weights, the rest]: optimizer state saved before per-layer settings still loads."""
+    model = _model()
+    groups = param_groups(model, _cfg())
+    assert [len(g["params"]) for g in groups] == [2, 5] and [g["weight_decay"] for g in groups] == [LAM, 0.0]
+    assert groups[0]["params"] == [model.conv.weight, model.fc.weight]
+    assert len(param_groups(model, _cfg(decay_bias_and_norm=True))) == 1
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES.names())
+def test_every_schedule_keeps_biases_at_their_multiple_of_the_weights_lr(schedule):
+    model = _model()
+    cfg = _cfg(schedule=schedule, bias_lr_mult=2.0, plateau_patience=0, step_size=2, milestones=[1, 3],
+               cosine_min_lr=0.02)
+    opt = build_optimizer(model, cfg)
+    sched = build_schedule(opt, cfg, 6)
+    bias_group = next(g for g in opt.param_groups if any(p is model.fc.bias for p in g["params"]))
+    seen = []
+    for epoch, err in enumerate([0.5, 0.6, 0.7, 0.8, 0.9, 1.0]):
+        seen.append(opt.param_groups[0]["lr"])
+        assert bias_group["lr"] == pytest.approx(2 * opt.param_groups[0]["lr"]), epoch
+        _step(opt, model, _grads(model, epoch))
+        step_schedule(sched, err)
+    if schedule != "constant":
+        assert seen[-1] < LR  # the schedule did lower the lr, so the ratio was tested across a change
+    if schedule == "cosine":
+        assert opt.param_groups[0]["lr"] == pytest.approx(0.02) and bias_group["lr"] == pytest.approx(0.04)
+
+
+def test_multistep_drops_after_the_listed_epochs():
+    opt = SGD(nn.Linear(1, 1).parameters(), lr=1.0)
+    sched = build_schedule(opt, _cfg(schedule="multistep", milestones=[2, 3], step_gamma=0.1), epochs=5)
+    seen = []
+    for _ in range(5):
+        seen.append(opt.param_groups[0]["lr"])
+        opt.step()
+        step_schedule(sched, 0.0)
+    assert seen == pytest.approx([1.0, 1.0, 0.1, 0.01, 0.01])
+
+
+@pytest.mark.parametrize("override,needle", [("optim.bias_lr_mult=-1", "optim.bias_lr_mult"),
+                                             ("optim.schedule=multistep", "optim.milestones"),
+                                             ("optim.milestones=[5,3]", "optim.milestones")])
+def test_bad_lr_structure_values_fail_naming_the_key(override, needle):
+    extra = ["optim.schedule=multistep"] if "milestones=" in override else []
+    with pytest.raises(ConfigError, match=needle):
+        to_config(compose_cfg([override, *extra]))
+
+
+def test_layer_decay_names_are_checked_against_the_model():
+    with pytest.raises(ConfigError, match="conv1, conv2, local3, local4, fc10") as err:
+        Config(model=ModelConfig(name="convlocal", layer_decay={"fc8": 0.1}))
+    assert "fc8" in str(err.value)
+    with pytest.raises(ConfigError, match=">= 0"):
+        Config(model=ModelConfig(name="convlocal", layer_decay={"fc10": -1.0}))
+    every = {"conv1": 0.0, "conv2": 0.0, "local3": 0.004, "local4": 0.004, "fc10": 0.004}
+    with pytest.raises(ConfigError, match="optim.weight_decay=0"):  # a strength no parameter would get
+        Config(model=ModelConfig(name="convlocal", layer_decay=every), optim=OptimConfig(weight_decay=5e-4))
+    Config(model=ModelConfig(name="convlocal", layer_decay={"fc10": 0.004}), optim=OptimConfig(weight_decay=5e-4))

@@ -75,8 +75,8 @@ def test_every_sweep_job_runs_a_step(name, tmp_path):
 
 
 def test_every_experiment_preset_composes():
-    assert {"fig1_demo", "paper_imagenet", "cifar10_convnet4", "cifar10_alexnet", "cifar10_convlocal"} <= set(
-        EXPERIMENTS)
+    assert {"fig1_demo", "paper_imagenet", "cifar10_convnet4", "cifar10_alexnet", "cifar10_convlocal",
+            "cifar10_convnet3fc", "cifar10_convlocal_11pct"} <= set(EXPERIMENTS)
     for name in EXPERIMENTS:
         to_config(compose_cfg([f"+experiment={name}"]))
     paper = to_config(compose_cfg(["+experiment=paper_imagenet"]))
@@ -84,6 +84,36 @@ def test_every_experiment_preset_composes():
     assert (paper.optim.lr, paper.optim.schedule, paper.optim.weight_decay_style) == (0.01, "plateau", "coupled")
     assert (paper.model.init, paper.model.regularizer, paper.model.towers) == ("paper", "dropout", 2)
     assert paper.data.augment == "crop_flip_pca" and 80 <= paper.trainer.epochs <= 100
+
+
+# cuda-convnet's layer-params files (example-layers/): epsW, epsB / epsW, per-layer wc, lr drops, epochs.
+LAYER_PARAMS = {
+    "cifar10_convnet4": (0.001, 2.0, {"conv1": 0.004, "conv2": 0.004, "conv3": 0.004, "fc64": 0.03, "fc10": 0.03},
+                         [8], 10),  # layer-params-80sec.cfg
+    "cifar10_convnet3fc": (0.001, 2.0, {"conv1": 0.004, "conv2": 0.004, "conv3": 0.004, "fc10": 1.0},
+                           [120, 130], 140),  # layer-params-18pct.cfg
+    "cifar10_convlocal_11pct": (0.001, 2.0, {"conv1": 0.0, "conv2": 0.0, "local3": 0.004, "local4": 0.004,
+                                             "fc10": 0.004}, [450, 460], 470),  # layer-params-conv-local-11pct.cfg
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYER_PARAMS))
+def test_cuda_convnet_presets_follow_their_layer_params_files(name):
+    lr, bias_mult, decay, milestones, epochs = LAYER_PARAMS[name]
+    cfg = to_config(compose_cfg([f"+experiment={name}"]))
+    o = cfg.optim
+    assert (o.name, o.lr, o.bias_lr_mult, o.momentum, o.weight_decay_style) == ("sgd", lr, bias_mult, 0.9, "coupled")
+    assert cfg.model.layer_decay == decay and cfg.model.init == "paper" and cfg.trainer.batch_size == 128
+    assert (o.schedule, o.milestones, o.step_gamma, cfg.trainer.epochs) == ("multistep", milestones, 0.1, epochs)
+
+
+def test_short_convlocal_preset_and_fig1_sweep_keep_their_protocols():
+    short = to_config(compose_cfg(["+experiment=cifar10_convlocal"]))
+    assert short.model.layer_decay == LAYER_PARAMS["cifar10_convlocal_11pct"][2]
+    assert (short.optim.lr, short.optim.bias_lr_mult, short.optim.schedule) == (0.001, 2.0, "plateau")
+    fig1 = to_config(compose_cfg(["+sweeps=fig1_relu_vs_tanh"]))  # Figure 1: no regularization, constant lr
+    assert fig1.model.layer_decay is None and fig1.optim.weight_decay == 0 and fig1.optim.schedule == "constant"
+    assert fig1.optim.bias_lr_mult == 2.0 and fig1.model.init == "paper"
 
 
 def test_wandb_sweep_files_are_up_to_date():

@@ -9,7 +9,7 @@ from __future__ import annotations
 from torch import nn
 
 from ablate.models.alexnet import AlexNet
-from ablate.models.convnets import ConvLocal, ConvNet4
+from ablate.models.convnets import ConvLocal, ConvNet3FC, ConvNet4
 from ablate.models.init import INITS, apply_init
 from ablate.models.layers import ACTIVATIONS, NORMS, POOLS
 from ablate.models.parts import Parts
@@ -18,11 +18,19 @@ from ablate.registry import Registry
 
 MODELS = Registry("model.name")
 TOWERED = ("alexnet", "alexnet_cifar")  # models whose layers can be split into towers (model.towers > 1)
+# Each model's weighted-layer names, input to output (model.layer_decay keys), known before building it.
+LAYER_NAMES = {"convnet4": ConvNet4.LAYERS, "convnet3fc": ConvNet3FC.LAYERS, "alexnet": AlexNet.LAYERS,
+               "alexnet_cifar": AlexNet.LAYERS, "convlocal": ConvLocal.LAYERS}
 
 
 @MODELS.register("convnet4")
 def _convnet4(cfg, num_classes: int, image_size: int) -> nn.Module:
     return ConvNet4(Parts(cfg), num_classes=num_classes, hidden=cfg.hidden, image_size=image_size)
+
+
+@MODELS.register("convnet3fc")
+def _convnet3fc(cfg, num_classes: int, image_size: int) -> nn.Module:
+    return ConvNet3FC(Parts(cfg), num_classes=num_classes, image_size=image_size)
 
 
 @MODELS.register("alexnet")
@@ -41,12 +49,14 @@ def _convlocal(cfg, num_classes: int, image_size: int) -> nn.Module:
 
 
 def build_model(cfg, num_classes: int, image_size: int) -> nn.Module:
-    return apply_init(MODELS.build(cfg.name, cfg, num_classes, image_size), cfg)
+    model = apply_init(MODELS.build(cfg.name, cfg, num_classes, image_size), cfg)
+    model.layer_decay = dict(cfg.layer_decay or {})  # name → λ, read by ablate.optim.param_groups
+    return model
 
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["ACTIVATIONS", "INITS", "MODELS", "NORMS", "POOLS", "REGULARIZERS", "TOWERED", "build_model",
-           "count_params"]
+__all__ = ["ACTIVATIONS", "INITS", "LAYER_NAMES", "MODELS", "NORMS", "POOLS", "REGULARIZERS", "TOWERED",
+           "build_model", "count_params"]

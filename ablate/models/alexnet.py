@@ -33,7 +33,7 @@ from collections import OrderedDict
 from torch import nn
 
 from ablate.models.layers import conv_out, pool_out
-from ablate.models.parts import Parts
+from ablate.models.parts import Parts, Weighted
 
 WIDTHS = (96, 256, 384, 384, 256)  # kernels of conv1..conv5 (§3.5), split evenly between the towers
 
@@ -47,6 +47,8 @@ def _overhang(n: int, kernel: int, stride: int) -> tuple[int, int]:
 
 
 class AlexNet(nn.Module):
+    LAYERS = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")  # weighted layers (§3.5's names)
+
     def __init__(self, parts: Parts, num_classes: int = 1000, image_size: int = 224, towers: int = 2,
                  hidden: int = 4096, stem: str = "imagenet", scale_conv5: bool = False):
         super().__init__()
@@ -79,9 +81,9 @@ class AlexNet(nn.Module):
     def forward(self, x):
         return self.fc8(self.fc7(self.fc6(self.flatten(self.features(x)))))
 
-    def weighted_layers(self) -> list[tuple[nn.Module, float, float]]:
+    def weighted_layers(self) -> list[Weighted]:
         """§5: weights N(0, 0.01²); biases 1 in conv2, conv4, conv5 and the hidden fc layers, 0 elsewhere."""
         f = self.features
-        return [(f.conv1, 0.01, 0.0), (f.conv2, 0.01, 1.0), (f.conv3, 0.01, 0.0), (f.conv4, 0.01, 1.0),
-                (f.conv5, 0.01, 1.0), (self.fc6.linear, 0.01, 1.0), (self.fc7.linear, 0.01, 1.0),
-                (self.fc8, 0.01, 0.0)]
+        layers = [f.conv1, f.conv2, f.conv3, f.conv4, f.conv5, self.fc6.linear, self.fc7.linear, self.fc8]
+        biases = (0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0)
+        return [Weighted(n, m, 0.01, b) for n, m, b in zip(self.LAYERS, layers, biases, strict=True)]

@@ -1,7 +1,8 @@
 """The `model.init` axis: how weights and biases start.
 
-Every model lists its weighted layers, input to output, with the (weight std, bias) its source used:
-`model.weighted_layers() -> [(layer, std, bias), ...]`; the last entry is the output layer.
+Every model lists its weighted layers, input to output, with their names and the (weight std, bias) its
+source used: `model.weighted_layers() -> [Weighted(name, layer, std, bias), ...]`; the last entry is the
+output layer.
 
 - `paper`: those values. For the AlexNets that is §5: weights N(0, 0.01²), biases 1 in conv2, conv4, conv5
   and the hidden fc layers (to give ReLUs positive inputs early), 0 elsewhere. For the cuda-convnet CIFAR nets
@@ -38,13 +39,13 @@ def _set(layer: nn.Module, std: float, bias: float) -> None:
 
 @INITS.register("paper")
 def _paper(model: nn.Module, cfg) -> None:
-    for layer, std, bias in model.weighted_layers():
-        _set(layer, std, bias)
+    for w in model.weighted_layers():
+        _set(w.layer, w.std, w.bias)
 
 
 @INITS.register("kaiming")
 def _kaiming(model: nn.Module, cfg) -> None:
-    layers = [layer for layer, _, _ in model.weighted_layers()]
+    layers = [w.layer for w in model.weighted_layers()]
     gain = kaiming_gain(cfg)
     for i, layer in enumerate(layers):
         _set(layer, (1.0 if i == len(layers) - 1 else gain) / math.sqrt(fan_in(layer)), 0.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,7 +21,25 @@ from ablate.registry import ConfigError, Registry
 ACTIVATIONS = Registry("model.activation")
 
 ACTIVATIONS.register("sigmoid", lambda **_: nn.Sigmoid())
-ACTIVATIONS.register("tanh", lambda **_: nn.Tanh())
+
+
+class ScaledTanh(nn.Module):
+    """cuda-convnet's `tanh[a,b]` neuron, a·tanh(b·x); LeCun et al. 1998 use a = 1.7159, b = 2/3."""
+
+    def __init__(self, a: float = 1.0, b: float = 1.0):
+        super().__init__()
+        self.a, self.b = a, b
+
+    def forward(self, x):
+        return self.a * torch.tanh(self.b * x)
+
+    def extra_repr(self) -> str:
+        return f"a={self.a}, b={self.b}"
+
+
+# Plain tanh stays torch's module (same graph and speed as before the scaled form existed).
+ACTIVATIONS.register("tanh", lambda tanh_a=1.0, tanh_b=1.0, **_: nn.Tanh() if (tanh_a, tanh_b) == (1, 1)
+                     else ScaledTanh(tanh_a, tanh_b))
 ACTIVATIONS.register("relu", lambda **_: nn.ReLU(inplace=True))
 ACTIVATIONS.register("leaky_relu", lambda leaky_slope=0.01, **_: nn.LeakyReLU(leaky_slope, inplace=True))
 ACTIVATIONS.register("elu", lambda elu_alpha=1.0, **_: nn.ELU(elu_alpha, inplace=True))
@@ -31,13 +50,29 @@ ACTIVATIONS.register("gelu", lambda **_: nn.GELU())
 
 def activation_options(cfg) -> dict:
     """The activation keyword options a ModelConfig carries."""
-    return {"leaky_slope": cfg.leaky_slope, "elu_alpha": cfg.elu_alpha}
+    return {"leaky_slope": cfg.leaky_slope, "elu_alpha": cfg.elu_alpha, "tanh_a": cfg.tanh_a, "tanh_b": cfg.tanh_b}
+
+
+def _second_moment(f, points: int = 80) -> float:
+    """E[f(z)²] for z ~ N(0, 1), by Gauss–Hermite quadrature (exact to ~1e-12 for the smooth f used here)."""
+    z, w = np.polynomial.hermite_e.hermegauss(points)
+    return float(np.sum(w * f(z) ** 2) / math.sqrt(2 * math.pi))
 
 
 def kaiming_gain(cfg) -> float:
-    """The He-init gain for the configured activation (PReLU at its initial slope 0.25)."""
+    """The He-init gain for the configured activation (PReLU at its initial slope 0.25).
+
+    He et al.'s argument: with weights N(0, g²/fan_in), a layer's pre-activation variance is g²·E[φ(h)²] for
+    h its input pre-activation, so unit variance is kept when g = 1/√E[φ(z)²], z ~ N(0, 1) (ReLU: √2). For
+    tanh torch uses 5/3, 4.6% above that value (1.593); for a·tanh(b·x) we keep torch's value at a = b = 1 and
+    scale it by the same argument: g = 5/3 · √(E[tanh(z)²] / E[(a·tanh(b·z))²]). E[tanh(z)²] = 0.394; LeCun's
+    1.7159·tanh(2x/3) has 0.750, so its gain is 1.208 (1.155 without torch's margin), not 5/3.
+    """
+    if cfg.activation == "tanh":
+        scaled = _second_moment(lambda z: cfg.tanh_a * np.tanh(cfg.tanh_b * z))
+        return 5.0 / 3 * math.sqrt(_second_moment(np.tanh) / scaled)
     slope = {"leaky_relu": cfg.leaky_slope, "prelu": 0.25}.get(cfg.activation, 0.0)
-    return {"sigmoid": 1.0, "tanh": 5.0 / 3}.get(cfg.activation, math.sqrt(2.0 / (1 + slope**2)))
+    return {"sigmoid": 1.0}.get(cfg.activation, math.sqrt(2.0 / (1 + slope**2)))
 
 
 NORMS = Registry("model.norm")

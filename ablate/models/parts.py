@@ -6,10 +6,20 @@ and gets whatever the config selects, so each axis changes exactly one thing in 
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from torch import nn
 
 from ablate.models.layers import ACTIVATIONS, NORMS, POOLS, activation_options, norm_options
 from ablate.models.regularizers import REGULARIZERS, regularizer_options
+
+
+class Weighted(NamedTuple):
+    """One weighted layer as its source describes it: `model.weighted_layers()` lists these, input to output."""
+    name: str  # the layer's name in its source (cuda-convnet layer file, §3.5); model.layer_decay keys
+    layer: nn.Module  # the conv, linear or locally connected layer holding `weight` and `bias`
+    std: float  # `paper` init: weight std (the layer file's initW, §5's 0.01)
+    bias: float  # `paper` init: bias value
 
 
 class Parts:

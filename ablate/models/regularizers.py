@@ -90,34 +90,46 @@ class _PerExampleMaskedLinear(torch.autograd.Function):
 
 
 class DropConnectFC(nn.Module):
-    """A fully connected layer with DropConnect and its activation: r = a((M ⊙ W) v + b), M_ij ~ Bernoulli(p).
+    """A fully connected layer with DropConnect and its activation: r = a((M ⊙ W) v), M_ij ~ Bernoulli(p).
 
-    p is the *keep* probability, as in Wan et al.; the bias is never masked. Training draws a fresh mask per
-    example (the paper) or, with `mask="batch"`, one mask shared by the whole batch (cheaper, but the
-    examples of a batch then see the same thinned net). Inference `mean` is a(pWv + b); `sample` is the
-    paper's moment matching: u ~ N(pWv + b, p(1 − p)(W⊙W)(v⊙v)) per unit, a(u) averaged over `samples` draws.
+    p is the *keep* probability, as in Wan et al., whose W holds the bias as a column fed by a constant 1 in
+    v: so by default (`mask_bias`) each bias b_i is masked too, r = a((M ⊙ W) v + m ⊙ b), m_i ~ Bernoulli(p);
+    `mask_bias=False` never masks it. Training draws a fresh mask per example (the paper) or, with
+    `mask="batch"`, one mask shared by the whole batch (cheaper, but the examples of a batch then see the
+    same thinned net). Inference `mean` is a(p(Wv + b)) (a(pWv + b) with an unmasked bias); `sample` is the
+    paper's moment matching: u ~ N(E[u], p(1 − p)((W⊙W)(v⊙v) + b⊙b)) per unit (no b⊙b term with an unmasked
+    bias), a(u) averaged over `samples` draws.
     """
 
     def __init__(self, in_features: int, out_features: int, act: nn.Module, keep: float = 0.5,
-                 mask: str = "example", inference: str = "sample", samples: int = 1000):
+                 mask: str = "example", inference: str = "sample", samples: int = 1000, mask_bias: bool = True):
         super().__init__()
         self.linear, self.act = nn.Linear(in_features, out_features), act
         self.keep, self.mask, self.inference, self.samples = keep, mask, inference, samples
+        self.mask_bias = mask_bias
 
     def forward(self, v):
         w, b = self.linear.weight, self.linear.bias
         if self.training:
-            if self.mask == "batch":
-                u = F.linear(v, w * (torch.rand_like(w) < self.keep).to(w.dtype), b)
-            else:
-                seed = int(torch.randint(0, 2**62, ()))  # from the global generator: seeded runs repeat
-                u = _PerExampleMaskedLinear.apply(v, w, self.keep, seed) + b
-            return self.act(u)
-        mean = F.linear(v, self.keep * w, b)
+            return self.act(self._masked(v, w, b))
+        bias_keep = self.keep if self.mask_bias else 1.0
+        mean = F.linear(v, self.keep * w, bias_keep * b)
         if self.inference == "mean":
             return self.act(mean)
-        std = (self.keep * (1 - self.keep) * F.linear(v * v, w * w)).sqrt()
-        return self._sample_mean(mean, std)
+        var = F.linear(v * v, w * w, b * b if self.mask_bias else None)
+        return self._sample_mean(mean, (self.keep * (1 - self.keep) * var).sqrt())
+
+    def _masked(self, v, w, b):
+        """The training pre-activation (M ⊙ W) v + b, or with the bias masked, (M ⊙ [W b]) [v 1]."""
+        if self.mask == "batch":
+            bias = b * (torch.rand_like(b) < self.keep).to(b.dtype) if self.mask_bias else b
+            return F.linear(v, w * (torch.rand_like(w) < self.keep).to(w.dtype), bias)
+        seed = int(torch.randint(0, 2**62, ()))  # from the global generator: seeded runs repeat
+        if not self.mask_bias:
+            return _PerExampleMaskedLinear.apply(v, w, self.keep, seed) + b
+        # The bias as W's last column, fed by a constant 1: one mask per example covers both, gradients exact.
+        ones = v.new_ones(v.shape[0], 1)
+        return _PerExampleMaskedLinear.apply(torch.cat([v, ones], 1), torch.cat([w, b[:, None]], 1), self.keep, seed)
 
     def _sample_mean(self, mean, std):
         total = torch.zeros_like(mean)
@@ -129,7 +141,8 @@ class DropConnectFC(nn.Module):
         return total / self.samples
 
     def extra_repr(self) -> str:
-        return f"keep={self.keep}, mask={self.mask}, inference={self.inference}, samples={self.samples}"
+        return (f"keep={self.keep}, mask={self.mask}, inference={self.inference}, samples={self.samples}, "
+                f"mask_bias={self.mask_bias}")
 
 
 @REGULARIZERS.register("none")
@@ -147,13 +160,13 @@ def _dropout(in_features: int, out_features: int, act: nn.Module, dropout: float
 @REGULARIZERS.register("dropconnect")
 def _dropconnect(in_features: int, out_features: int, act: nn.Module, dropconnect_keep: float = 0.5,
                  dropconnect_mask: str = "example", dropconnect_inference: str = "sample",
-                 dropconnect_samples: int = 1000, **_) -> nn.Module:
+                 dropconnect_samples: int = 1000, dropconnect_mask_bias: bool = True, **_) -> nn.Module:
     return DropConnectFC(in_features, out_features, act, dropconnect_keep, dropconnect_mask,
-                         dropconnect_inference, dropconnect_samples)
+                         dropconnect_inference, dropconnect_samples, dropconnect_mask_bias)
 
 
 def regularizer_options(cfg) -> dict:
     """The regularizer keyword options a ModelConfig carries."""
     return {"dropout": cfg.dropout, "dropout_style": cfg.dropout_style, "dropconnect_keep": cfg.dropconnect_keep,
             "dropconnect_mask": cfg.dropconnect_mask, "dropconnect_inference": cfg.dropconnect_inference,
-            "dropconnect_samples": cfg.dropconnect_samples}
+            "dropconnect_samples": cfg.dropconnect_samples, "dropconnect_mask_bias": cfg.dropconnect_mask_bias}
