@@ -24,6 +24,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from ablate import checkpoint, dist
+from ablate.actstats import ActivationProbe, probe_batch
 from ablate.claim import RunFolderError, check_config, check_data, claim
 from ablate.config import Config
 from ablate.data import build_data, dataset_identity
@@ -115,6 +116,12 @@ class Trainer:
         self.epoch, self.batch, self.step = 1, 0, 0  # position: next epoch to run, batches done in it
         self.rows: list[dict] = []  # one per finished epoch: metrics.csv's rows, also kept in each checkpoint
         self.columns = list(METRIC_COLUMNS)
+        self.probe = None
+        if t.activation_stats:
+            with self._rng_untouched():
+                x = self.ctx.prepare(probe_batch(self.data.val))
+            self.probe = ActivationProbe(self.raw_model, cfg.model.activation, cfg.model.tanh_a, x)
+            self.columns += self.probe.columns()
         self.meter = EpochMeter(device)
         self.mirror, self.stop_reason, self._signal = None, None, None
         self.diverged_step, self._checked = None, 0  # first non-finite step; meter steps already checked
@@ -209,6 +216,8 @@ class Trainer:
                "val_top5_err": val["top5_err"], "test_loss": test["loss"], "test_top1_err": test["top1_err"],
                "test_top5_err": test["top5_err"], "epoch_s": round(seconds, 4),
                "images_per_s": round(train["images"] / max(seconds, 1e-9), 1)}
+        if self.probe:
+            row.update(self._activation_stats())
         self.rows.append(row)
         if self.run:
             self.run.log_epoch(row, self.rows)
@@ -243,13 +252,26 @@ class Trainer:
             for repair in repairs:
                 print(f"[ablate] {self.cfg.out_dir}: repaired on resume: {repair}", flush=True)
         else:
+            if self.probe:
+                extra["activation_stats_init"] = self._activation_stats()
             self.run.start(config, {**extra, "input": self._input_stats()}, self.columns)
         self.mirror = make_mirror(self.cfg, self.run, resumed.get("mirror_id") if resumed else None)
+
+    def _rng_untouched(self):
+        """Looking at data or activations must not change the training: every RNG is restored afterwards (a
+        DataLoader draws its workers' seed from torch's generator; DropConnect's inference samples)."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        return torch.random.fork_rng(devices=devices, device_type=self.device.type)
+
+    def _activation_stats(self) -> dict:
+        with self._rng_untouched():
+            return self.probe.measure(self.raw_model)
 
     def _input_stats(self) -> dict:
         """Mean and std of the network's input over the first training batch: the scale the run saw."""
         self.data.train.set_epoch(1)
-        x, _ = next(iter(self.data.train))
+        with self._rng_untouched():
+            x, _ = next(iter(self.data.train))
         x = x.float()
         return {"mean": x.mean().item(), "std": x.std().item(), "min": x.min().item(), "max": x.max().item(),
                 "images": len(x)}

@@ -24,7 +24,7 @@ from ablate.runfolder import METRIC_COLUMNS, TIMING_COLUMNS
 ARGS = ["data.subset=800", "data.test_subset=100", "trainer.epochs=4", "trainer.batch_size=20",
         "trainer.ckpt_every=2", "trainer.check_every=1", "model.activation=tanh",
         # dropout and random crops/flips: every RNG the checkpoint holds decides the numbers
-        "model.regularizer=dropout", "data.augment=crop_flip"]
+        "model.regularizer=dropout", "data.augment=crop_flip", "trainer.activation_stats=true"]
 KILLS = 30
 
 
@@ -104,8 +104,9 @@ def test_random_sigkills_end_bit_identical_to_an_uninterrupted_run(make_config):
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["status"] == "completed", summary
     text = (folder / "metrics.csv").read_text()
-    assert text.endswith("\n") and all(line.count(",") == len(METRIC_COLUMNS) - 1
-                                       for line in text.splitlines())
+    width = len(text.splitlines()[0].split(","))
+    assert width > len(METRIC_COLUMNS) and text.endswith("\n")  # activation statistics are columns too
+    assert all(line.count(",") == width - 1 for line in text.splitlines())
     got, want = (pd.read_csv(Path(c.out_dir) / "metrics.csv").drop(columns=list(TIMING_COLUMNS))
                  for c in (cfg, ref))
     assert list(got["epoch"]) == [1, 2, 3, 4]  # no duplicate, missing or torn rows

@@ -27,8 +27,11 @@ class Parts:
         self.cfg = cfg
 
     def act(self, channels: int | None = None) -> nn.Module:
-        """The activation; `channels` sizes per-channel parameters (PReLU)."""
-        return ACTIVATIONS.build(self.cfg.activation, channels=channels, **activation_options(self.cfg))
+        """The activation; `channels` sizes per-channel parameters (PReLU). Tagged, so that activation
+        statistics (ablate.actstats) find every hidden layer's activation in any model."""
+        act = ACTIVATIONS.build(self.cfg.activation, channels=channels, **activation_options(self.cfg))
+        act.ablate_activation = self.cfg.activation
+        return act
 
     def norm(self, channels: int, towers: int = 1) -> nn.Module:
         """The normalization that sits where the paper puts LRN (after the activation, before pooling)."""
