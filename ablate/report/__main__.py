@@ -21,7 +21,7 @@ from ablate.report.design import Design, varying_keys
 from ablate.report.inputs import InputError, load
 from ablate.report.page import Block
 from ablate.report.paper import FIG1_THRESHOLD, PAPER
-from ablate.report.speed import fig1_arms, speedup
+from ablate.report.speed import fig1_arms, speed_table, speedup
 
 FORMATS = ("md", "html", "tex", "csv", "png", "pdf")
 
@@ -104,7 +104,7 @@ def build(runs: pd.DataFrame, one: pd.DataFrame, design: Design, out: Path, fmt:
     if len(arms) >= 2:  # Figure 1 compares activations; with one there is nothing to compare
         blocks += [Block("h2", "Figure 1: ReLU vs tanh, epochs to 25% training error"),
                    Block("figure", figures.figure1(runs, arms, speed, out, fmt)),
-                   Block("table", tables.speed_table(arms))]
+                   Block("table", speed_table(arms))]
     blocks += [Block("h2", "Ablation verdicts"), Block("table", tables.delta_table(one, design, arms)),
                Block("h2", "Errors per variant"), Block("table", tables.ilsvrc_table(one, design))]
     if design.axes and not tables.completed(one).empty:
