@@ -266,6 +266,7 @@ def test_cli_writes_every_output(sweep, tmp_path, capsys):
     for name in ("table_delta", "table_ilsvrc", "table_fig1_speed"):
         tex = (out / f"{name}.tex").read_text()
         assert _balanced(tex) and tex.count(r"\toprule") == tex.count(r"\bottomrule") == 1
+        assert tex.isascii(), "a sign pdflatex cannot set: map it in render._LATEX_SIGNS"
         body = re.sub(r"\\[_%&#$]", "", tex.split(r"\toprule")[1])
         assert not re.search(r"[_%#]", body), "unescaped LaTeX special character"
         rows = [ln for ln in body.splitlines() if ln.endswith(r"\\") and "multicolumn" not in ln]
