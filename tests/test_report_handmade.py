@@ -4,7 +4,7 @@ The sweep (CIFAR-10 family, final test errors in %):
   relu/lrn/overlap/2 towers (the baseline cell): top-1 31, 32, 33 (mean 32, std 1); top-5 5, 5, 5
   norm=none:        top-1 35, 36, 37 → Δ +4, Welch df 4, CI 4 ± t(.975, 4)·√(2/3) = [1.733, 6.267]; top-5 6, 6, 6
   pool=nonoverlap:  top-1 28, 29, 30 → Δ −3, CI [−5.267, −0.733] (opposite to the paper's +0.4)
-  towers=1 (width 32, one seed) → n < 2
+  towers=1 with width 0.5 (one seed) → n < 2; towers and width move together, so this is §3.2's exact pair
   tanh:             top-1 40, 41, 42; training error crosses 25% at epochs 12.5, 13, 13.5 (mean 13)
   relu crosses 25% at epochs 2.5, 2.25, 1.75 (mean 2.1667) → speed-up 13 / 2.1667 = 6.0×
 plus a diverged tanh run, a failed norm=none run, a truncated (killed) pool run, an unreadable folder and a
@@ -33,10 +33,10 @@ from ablate.runfolder import METRIC_COLUMNS
 T4 = 2.7764451051977987  # t quantile (0.975, df=4), from printed tables
 
 
-def config(seed=0, activation="relu", norm="lrn", pool="overlap", towers=2, width=64, lr=0.01):
+def config(seed=0, activation="relu", norm="lrn", pool="overlap", towers=2, width=1.0, lr=0.01):
     return {"name": "hand", "seed": seed, "out_dir": "x",
             "model": {"name": "convnet4", "activation": activation, "norm": norm, "pool": pool,
-                      "towers": towers, "width": width},
+                      "towers": towers, "width": width, "scale_conv5": False},
             "data": {"name": "cifar10_mini", "augment": "none", "test_crops": 1},
             "optim": {"lr": lr, "weight_decay_style": "coupled"},
             "trainer": {"epochs": 15, "progress": "none", "threads": seed},  # threads: bookkeeping, ignored
@@ -81,7 +81,7 @@ def make_sweep(root: Path) -> Path:
         write_run(root / f"none-{s}", config(s, norm="none"), RELU_ERR[s], 35 + s, 6)
         write_run(root / f"nonoverlap-{s}", config(s, pool="nonoverlap"), RELU_ERR[s], 28 + s, 4)
         write_run(root / f"tanh-{s}", config(s, "tanh"), linear(12.5 + 0.5 * s, 15), 40 + s, 8)
-    write_run(root / "towers1-0", config(0, towers=1, width=32), RELU_ERR[0], 33, 5)
+    write_run(root / "towers1-0", config(0, towers=1, width=0.5), RELU_ERR[0], 33, 5)
     write_run(root / "tanh-3", config(3, "tanh"), [0.8, 0.7], 80, 50, status="diverged", diverged_step=57)
     write_run(root / "none-3", config(3, norm="none"), [0.5], 50, 20, status="failed", error="RuntimeError: boom")
     write_run(root / "nonoverlap-3", config(3, pool="nonoverlap"), RELU_ERR[0], 10, 1, status="running",
@@ -117,6 +117,9 @@ def test_welch_ci_and_epochs_to_by_hand():
     half = T4 * math.sqrt(2 / 3)
     assert (delta, lo, hi) == pytest.approx((4, 4 - half, 4 + half))
     assert math.isnan(welch_ci([1.0], [2.0, 3.0])[1])
+    delta, lo, hi = welch_ci([6.0, 6.0, 6.0], [5.0, 5.0, 5.0])  # no spread: no interval, never a zero-width one
+    assert delta == 1 and math.isnan(lo) and math.isnan(hi)
+    assert welch_ci([6.0, 6.0, 6.0], [5.0, 5.5, 6.0])[1] < 1  # one side varying is enough
     assert epochs_to([1, 2, 3], [0.6, 0.3, 0.2], 0.25) == pytest.approx(2.5)
     assert epochs_to([1, 2, 3], [0.2, 0.1, 0.1], 0.25) == 1  # already below at the first logged epoch
     assert math.isnan(epochs_to([1, 2], [0.9, 0.5], 0.25))
@@ -156,13 +159,17 @@ def test_delta_table_by_hand(sweep):
     none1 = rows[("model.norm", "none", "top-1 err (pts)")]
     assert none1[3] == "3/3" and none1[5] == f"+4.00 [{4 - half:+.2f}, {4 + half:+.2f}]"
     assert none1[6] == "+2.0" and none1[7] == "§3.3, cifar10" and none1[8] == "reproduced"
-    assert rows[("model.norm", "none", "top-5 err (pts)")][5] == "+1.00 [+1.00, +1.00]"  # no spread
-    pool = rows[("model.pool", "nonoverlap", "top-1 err (pts)")]
-    assert pool[5] == f"-3.00 [{-3 - half:+.2f}, {-3 + half:+.2f}]" and pool[8] == "not reproduced"
-    assert rows[("model.towers", "1", "top-1 err (pts)")][8] == "inconclusive"  # one seed
+    none5 = rows[("model.norm", "none", "top-5 err (pts)")]  # 6, 6, 6 against 5, 5, 5
+    assert none5[5] == "+1.00 [no spread]" and none5[8] == "inconclusive: no spread"
+    assert none5[6] == "+1.2 (ImageNet; direction only here)"  # no CIFAR-10 top-5 number in the paper
+    pool = rows[("model.pool", "nonoverlap", "top-1 err (pts)")]  # judged on direction: the +0.4 is ImageNet's
+    assert pool[5] == f"-3.00 [{-3 - half:+.2f}, {-3 + half:+.2f}]" and pool[8] == "reversed"
+    assert pool[6] == "+0.4 (ImageNet; direction only here)"
+    towers = rows[("model.towers", "1", "top-1 err (pts)")]
+    assert towers[7] == "§3.2, imagenet" and towers[8] == "inconclusive"  # the exact pair, one seed
     assert rows[("model.activation", "tanh", "top-1 err (pts)")][8] == "no claim"
     speed = rows[("model.activation", "tanh", "epochs to 25% train err (ratio)")]
-    assert speed[5].startswith("6.00×") and speed[6] == "6×" and speed[8] == "reproduced"
+    assert speed[5].startswith("6.00× [") and speed[6] == "6×" and speed[8] == "reproduced"
 
 
 def test_verdict_rule_as_written():
@@ -179,6 +186,15 @@ def test_verdict_rule_as_written():
     assert verdict(0.5, 2.0, (3, 3), None, None) == "no claim"
     assert verdict(0.5, 2.0, (3, 3), claim, 1.4, censored="baseline") == "inconclusive"
     assert verdict(-0.5, 1.0, (3, 3), claim, 1.4, censored="value") == "inconclusive"
+    assert verdict(math.nan, math.nan, (3, 3), claim, 1.4) == "inconclusive: no spread"
+    assert verdict(math.nan, math.nan, (1, 3), claim, 1.4) == "inconclusive"
+    # another data set's effect size: the direction alone is judged
+    assert verdict(0.2, 0.9, (3, 3), claim, 1.4, direction=True) == "reproduced direction"
+    assert verdict(1.6, 2.0, (3, 3), claim, 1.4, direction=True) == "reproduced direction"
+    assert verdict(-2.0, -0.5, (3, 3), claim, 1.4, direction=True) == "reversed"
+    assert verdict(-0.5, 1.0, (3, 3), claim, 1.4, direction=True) == "inconclusive"  # not 'not reproduced'
+    assert verdict(math.nan, math.nan, (3, 3), claim, 1.4, direction=True) == "inconclusive: no spread"
+    assert verdict(0.2, 0.9, (3, 3), claim, 1.4, censored="value", direction=True) == "reproduced direction"
 
 
 def test_ilsvrc_table_means_std_and_paper_rows(sweep):
@@ -250,6 +266,7 @@ def test_cli_writes_every_output(sweep, tmp_path, capsys):
     for name in ("table_delta", "table_ilsvrc", "table_fig1_speed"):
         tex = (out / f"{name}.tex").read_text()
         assert _balanced(tex) and tex.count(r"\toprule") == tex.count(r"\bottomrule") == 1
+        assert tex.isascii(), "a sign pdflatex cannot set: map it in render._LATEX_SIGNS"
         body = re.sub(r"\\[_%&#$]", "", tex.split(r"\toprule")[1])
         assert not re.search(r"[_%#]", body), "unescaped LaTeX special character"
         rows = [ln for ln in body.splitlines() if ln.endswith(r"\\") and "multicolumn" not in ln]

@@ -1,7 +1,8 @@
-"""Reports: run folders → tidy table → figures and tables. Reads run folders only (never the trainer, never wandb).
+"""Reports: run folders → tidy table → figures and tables. Reads run folders, or the runs.csv of an earlier report
+(never the trainer, never wandb).
 
-collect (run folders → tidy table) → design (axes, baselines) → speed (Figure 1) / tables / figures → page.
-The paper's reference numbers live in `ablate.report.paper`.
+inputs / collect (run folders or runs.csv → tidy table) → design (axes, baselines) → speed (Figure 1) / tables
+(verdicts) / figures → page. The paper's reference numbers and claims live in `ablate.report.paper`.
 """
 
 from ablate.report.collect import collect, find_runs, flatten, per_run

@@ -1,6 +1,6 @@
 """`ablate-report PATH... --out DIR`: run folders → runs.csv, the paper's figures and tables, and a report page.
 
-Reads run folders only. Writes DIR/runs.csv (and runs.parquet with pyarrow), Figure 1 and per-axis figures,
+Reads run folders, or the runs.csv of an earlier report (the same report from either). Writes DIR/runs.csv (and runs.parquet with pyarrow), Figure 1 and per-axis figures,
 the ILSVRC-style error table, the ablation Δ table with verdicts, and DIR/index.md + a self-contained
 DIR/index.html.
 """
@@ -16,11 +16,12 @@ from pathlib import Path
 import pandas as pd
 
 from ablate.report import figures, page, tables
-from ablate.report.collect import collect, per_run, warn
+from ablate.report.collect import per_run, warn
 from ablate.report.design import Design, varying_keys
+from ablate.report.inputs import InputError, load
 from ablate.report.page import Block
 from ablate.report.paper import FIG1_THRESHOLD, PAPER
-from ablate.report.speed import fig1_arms, speedup
+from ablate.report.speed import fig1_arms, speed_table, speedup
 
 FORMATS = ("md", "html", "tex", "csv", "png", "pdf")
 
@@ -43,7 +44,8 @@ def _baseline(text: str) -> tuple[str, str]:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="ablate-report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="+", help="run folders or folders holding them (searched at any depth)")
+    parser.add_argument("paths", nargs="+", help="run folders or folders holding them (searched at any depth), "
+                                                 "or runs.csv files written by an earlier ablate-report")
     parser.add_argument("--out", required=True, type=Path, help="folder for the report")
     parser.add_argument("--format", type=_formats, default=FORMATS, metavar="LIST",
                         help=f"comma-separated outputs among {','.join(FORMATS)} (default: all)")
@@ -102,7 +104,7 @@ def build(runs: pd.DataFrame, one: pd.DataFrame, design: Design, out: Path, fmt:
     if len(arms) >= 2:  # Figure 1 compares activations; with one there is nothing to compare
         blocks += [Block("h2", "Figure 1: ReLU vs tanh, epochs to 25% training error"),
                    Block("figure", figures.figure1(runs, arms, speed, out, fmt)),
-                   Block("table", tables.speed_table(arms))]
+                   Block("table", speed_table(arms))]
     blocks += [Block("h2", "Ablation verdicts"), Block("table", tables.delta_table(one, design, arms)),
                Block("h2", "Errors per variant"), Block("table", tables.ilsvrc_table(one, design))]
     if design.axes and not tables.completed(one).empty:
@@ -117,10 +119,14 @@ def build(runs: pd.DataFrame, one: pd.DataFrame, design: Design, out: Path, fmt:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     command = "ablate-report " + shlex.join(sys.argv[1:] if argv is None else argv)
-    runs = collect(args.paths)
+    try:
+        runs = load(args.paths)
+    except InputError as err:
+        print(f"ablate-report: error: {err}", file=sys.stderr)
+        return 2
     if runs.empty:
-        print(f"ablate-report: error: no run folders (with summary.json, metrics.csv or config.yaml) under "
-              f"{args.paths}", file=sys.stderr)
+        print(f"ablate-report: error: no run folders (with summary.json, metrics.csv or config.yaml) or runs.csv "
+              f"under {args.paths}", file=sys.stderr)
         return 2
     if args.at_epoch is not None:
         runs = cut_at_epoch(runs, args.at_epoch)

@@ -47,10 +47,13 @@ class Axis:
         return self.key + (f" (with {', '.join(self.tied)})" if self.tied else "")
 
 
+def trained_keys(table: pd.DataFrame) -> list[str]:
+    """The config keys that say what is trained (bookkeeping keys aside)."""
+    return [k for k in config_keys(table) if k not in BOOKKEEPING and not k.startswith(BOOKKEEPING_PREFIXES)]
+
+
 def varying_keys(table: pd.DataFrame) -> list[str]:
-    keys = [k for k in config_keys(table)
-            if k not in BOOKKEEPING and not k.startswith(BOOKKEEPING_PREFIXES)]
-    return [k for k in keys if table[k].nunique(dropna=False) > 1]
+    return [k for k in trained_keys(table) if table[k].nunique(dropna=False) > 1]
 
 
 def _one_to_one(table: pd.DataFrame, a: str, b: str) -> bool:

@@ -17,7 +17,7 @@ _LATEX_SPECIAL = [("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$",
                   ("^", r"\textasciicircum{}")]
 _LATEX_SIGNS = [("±", r"$\pm$"), ("×", r"$\times$"), ("Δ", r"$\Delta$"), ("→", r"$\rightarrow$"),
                 ("≥", r"$\geq$"), ("≤", r"$\leq$"), ("–", "--"), ("—", "---"), ("§", r"\S{}"),
-                (">", r"$>$"), ("<", r"$<$"), ("−", "-")]
+                (">", r"$>$"), ("<", r"$<$"), ("−", "-"), ("√", r"$\surd$"), ("·", r"$\cdot$")]
 
 
 def latex_escape(text: str) -> str:

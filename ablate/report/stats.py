@@ -1,7 +1,11 @@
-"""Small statistics over seeds: Student-t quantiles, Welch confidence intervals, epochs to an error threshold.
+"""Small statistics over seeds: Student-t quantiles, Welch confidence intervals, an interval for a difference of
+two minima picked on the same data, epochs to an error threshold.
 
 scipy is not a dependency, so the t quantile is computed here: the t CDF through the regularized incomplete beta
 function (continued fraction, modified Lentz), inverted by bisection.
+
+An interval is never of zero width: when the seeds leave no spread to estimate one from (both sides identical
+within themselves), the bounds are nan, like with n < 2, and verdicts say "inconclusive: no spread".
 """
 
 from __future__ import annotations
@@ -70,7 +74,8 @@ def mean_std(values: Sequence[float]) -> tuple[float, float, int]:
 
 
 def welch_ci(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """mean(a) - mean(b) and its Welch t confidence interval; (Δ, nan, nan) when either side has n < 2."""
+    """mean(a) - mean(b) and its Welch t confidence interval; (Δ, nan, nan) when either side has n < 2 or neither
+    side varies."""
     ma, sa, na = mean_std(a)
     mb, sb, nb = mean_std(b)
     delta = ma - mb
@@ -78,11 +83,43 @@ def welch_ci(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> tup
         return delta, math.nan, math.nan
     va, vb = sa * sa / na, sb * sb / nb
     se = math.sqrt(va + vb)
-    if se == 0:  # identical values on both sides (e.g. deterministic CPU runs): no spread to widen by
-        return delta, delta, delta
+    if se == 0:  # identical values within each side (e.g. deterministic CPU runs): a zero-width interval would
+        return delta, math.nan, math.nan  # claim certainty from no information about the noise
     df = (va + vb) ** 2 / (va * va / (na - 1) + vb * vb / (nb - 1))
     half = t_quantile(0.5 + level / 2, df) * se
     return delta, delta - half, delta + half
+
+
+def _smallest_mean_draws(cells: list[np.ndarray], draws: int, rng: np.random.Generator) -> np.ndarray:
+    """Draws of the smallest cell mean: each cell's mean redrawn as mean + s/√n · t(n−1), the smallest taken."""
+    means = np.array([c.mean() for c in cells])
+    scales = np.array([c.std(ddof=1) / math.sqrt(c.size) for c in cells])
+    t = np.column_stack([rng.standard_t(c.size - 1, draws) for c in cells])
+    return (means + scales * t).min(axis=1)
+
+
+def selection_ci(a_cells: Sequence[Sequence[float]], b_cells: Sequence[Sequence[float]], a_pick: int, b_pick: int,
+                 level: float = 0.95, draws: int = 10_000, seed: int = 0) -> tuple[float, float, float]:
+    """mean(a_cells[a_pick]) − mean(b_cells[b_pick]), each side's cell having been picked on these same values as
+    the one with the smallest mean, and a `level` interval that redoes both picks in every draw.
+
+    Each draw redraws every cell's mean from its sampling distribution (mean + s/√n · t(n−1)), takes each side's
+    smallest, and differences them; the interval is the draws' quantiles reflected about the measured Δ (the
+    "basic" interval), so the optimism of picking a minimum on the same values moves it the other way. One cell
+    per side is an interval for a plain difference of means. (Δ, nan, nan) when a cell has n < 2 or the draws
+    do not vary. `seed` fixes the draws: the same values give the same interval.
+    """
+    a = [np.asarray(c, dtype=float) for c in a_cells]
+    b = [np.asarray(c, dtype=float) for c in b_cells]
+    delta = float(a[a_pick].mean() - b[b_pick].mean())
+    if min(c.size for c in a + b) < 2:
+        return delta, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    diffs = _smallest_mean_draws(a, draws, rng) - _smallest_mean_draws(b, draws, rng)
+    q_lo, q_hi = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
+    if not q_hi > q_lo:  # every draw the same: no spread in any cell that could be picked
+        return delta, math.nan, math.nan
+    return delta, float(2 * delta - q_hi), float(2 * delta - q_lo)
 
 
 def epochs_to(epochs: Sequence[float], errors: Sequence[float], threshold: float) -> float:

@@ -11,25 +11,21 @@ import math
 import numpy as np
 import pandas as pd
 
-from ablate.report.design import Axis, Design
-from ablate.report.paper import FIG1_THRESHOLD, REFERENCE_ROWS, Claim, find_claim
+from ablate.report.design import Design, trained_keys
+from ablate.report.paper import (
+    FIG1_THRESHOLD,
+    REFERENCE_ROWS,
+    Claim,
+    dataset_family,
+    find_claim,
+    preferred_claims,
+)
 from ablate.report.render import Table
-from ablate.report.speed import Arm, arm_name
+from ablate.report.speed import ACTIVATION, Arm, arm_name, compare
 from ablate.report.stats import mean_std, welch_ci
+from ablate.report.verdicts import VERDICT_RULE, ci_text, direction_only, paper_cell, verdict
 
-VERDICT_RULE = (
-    "Verdict rule. Δ = error(value) − error(baseline) of the final test error in percentage points (speed rows: "
-    "the ratio of epochs to 25% training error, tested on its logarithm), with a 95% Welch t confidence interval "
-    "over seeds. 'inconclusive' if either side has fewer than 2 completed seeds; 'reproduced' if the interval "
-    "excludes 0 on the side of the paper's sign and does not lie wholly short of the paper's Δ; 'direction only' "
-    "if it excludes 0 on the paper's side but also excludes the paper's Δ, being smaller; 'not reproduced' if it "
-    "excludes 0 on the opposite side, or if it contains 0 but excludes the paper's Δ (the paper's effect size is "
-    "ruled out and no effect is shown); 'inconclusive' otherwise. In speed rows a run that never reaches 25% "
-    "counts as its last epoch (a lower bound): a censored baseline arm is 'inconclusive'; a censored compared arm "
-    "gives 'direction only' when its lower bound shows the paper's direction (the size stays open), else "
-    "'inconclusive'. "
-    "'no claim': the paper gives neither a number nor a direction for this comparison.")
-
+__all__ = ["VERDICT_RULE", "delta_table", "ilsvrc_table", "status_table", "verdict"]
 
 _EMPTY = pd.Series(dtype=float)  # a metric no run of the cell logged
 
@@ -108,100 +104,106 @@ def _num(x: float | None) -> str:
     return "—" if x is None else f"{x:.1f}"
 
 
-def verdict(lo: float, hi: float, n: tuple[int, int], claim: Claim | None, paper_delta: float | None,
-            censored: str = "") -> str:
-    """VERDICT_RULE, exactly; `censored` is "", "value" or "baseline" (speed rows)."""
-    if claim is None:
-        return "no claim"
-    if min(n) < 2 or not (math.isfinite(lo) and math.isfinite(hi)) or censored == "baseline":
-        return "inconclusive"
-    s = claim.sign
-    if s * lo > 0 and s * hi > 0:
-        if censored:
-            return "direction only"
-        reach = max(s * lo, s * hi)  # how far the interval goes in the paper's direction
-        return "direction only" if paper_delta is not None and reach < s * paper_delta else "reproduced"
-    if censored:
-        return "inconclusive"
-    if s * lo < 0 and s * hi < 0:
-        return "not reproduced"
-    if paper_delta is not None and not lo <= paper_delta <= hi:
-        return "not reproduced"
-    return "inconclusive"
+def _family(table: pd.DataFrame) -> str:
+    names = table["data.name"].dropna() if "data.name" in table else pd.Series(dtype=str)
+    return dataset_family(names.mode().iloc[0]) if len(names) else "other"
 
 
-def _ci_text(delta: float, lo: float, hi: float) -> str:
-    if not math.isfinite(delta):
-        return "—"
-    ci = f"[{lo:+.2f}, {hi:+.2f}]" if math.isfinite(lo) else "[n < 2]"
-    return f"{delta:+.2f} {ci}"
+def _config(runs: pd.DataFrame) -> dict[str, str]:
+    """What one side's runs were trained as (they share every such value: one variant, seeds apart)."""
+    return {k: runs.iloc[0][k] for k in trained_keys(runs)} if len(runs) else {}
 
 
-def _error_rows(axis: Axis, value: str, a: pd.DataFrame, b: pd.DataFrame, data_name: str,
-                used: dict[str, Claim]) -> list[list[str]]:
+def _holding(runs: pd.DataFrame, side: dict[str, str]) -> pd.DataFrame:
+    mask = pd.Series(True, index=runs.index)
+    for key, value in side.items():
+        mask &= runs[key] == value if key in runs else False
+    return runs[mask]
+
+
+def _error_rows(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, claims: dict[str, Claim | None],
+                family: str, used: dict[str, Claim], ks: tuple[int, ...] = (1, 5)) -> list[list[str]]:
     rows = []
-    for k in (1, 5):
-        col = f"final_test_top{k}_err"
+    for k in ks:
+        col, claim, n = f"final_test_top{k}_err", claims.get(f"top{k}"), (len(a), len(b))
         delta, lo, hi = welch_ci(list(a.get(col, _EMPTY) * 100), list(b.get(col, _EMPTY) * 100))
-        claim = find_claim(axis.key, value, axis.baseline, f"top{k}", data_name)
-        paper = "—" if claim is None else (f"{claim.delta:+.1f}" if claim.delta is not None else
-                                           ("+" if claim.sign > 0 else "−") + " (direction)")
         if claim:
             used[f"{claim.source}, {claim.dataset}"] = claim
-        source = f"{claim.source}, {claim.dataset}" if claim else "—"
-        rows.append([axis.title, value, axis.baseline, f"{len(a)}/{len(b)}", f"top-{k} err (pts)",
-                     _ci_text(delta, lo, hi), paper, source,
-                     verdict(lo, hi, (len(a), len(b)), claim, claim.delta if claim else None)])
+        rows.append([*names, f"{n[0]}/{n[1]}", f"top-{k} err (pts)", ci_text(delta, lo, hi, n),
+                     paper_cell(claim, family), f"{claim.source}, {claim.dataset}" if claim else "—",
+                     verdict(lo, hi, n, claim, claim.delta if claim else None,
+                             direction=direction_only(claim, family))])
     return rows
 
 
-def _speed_row(axis: Axis, arm: Arm, base: Arm, data_name: str, used: dict[str, Claim]) -> list[str]:
-    logs = np.log(np.maximum(arm.bounds, 1e-9)), np.log(np.maximum(base.bounds, 1e-9))
-    _, lo, hi = welch_ci(*logs)
-    ratio = arm.mean / base.mean if base.mean > 0 else math.nan
-    claim = find_claim(axis.key, arm.activation, base.activation, "speed", data_name)
-    censored = "baseline" if base.censored else ("value" if arm.censored else "")
-    mark = "> " if censored == "value" else ("? " if censored else "")
-    ci = f" [{math.exp(lo):.2f}, {math.exp(hi):.2f}]" if math.isfinite(lo) and not censored else ""
+def _speed_row(title: str, arm: Arm, base: Arm, family: str, used: dict[str, Claim]) -> list[str]:
+    r = compare(arm, base)
+    claim = find_claim({ACTIVATION: arm.activation}, {ACTIVATION: base.activation}, "speed", family)
     if claim:
         used[f"{claim.source}, {claim.dataset}"] = claim
-    return [axis.title, arm_name(arm), arm_name(base), f"{len(arm.runs)}/{len(base.runs)}",
-            f"epochs to {FIG1_THRESHOLD:.0%} train err (ratio)", f"{mark}{ratio:.2f}×{ci}",
-            f"{claim.delta:.0f}×" if claim else "—", f"{claim.source}, {claim.dataset}" if claim else "—",
-            verdict(lo, hi, (len(arm.runs), len(base.runs)), claim,
-                    math.log(claim.delta) if claim and claim.delta else None, censored)]
+    paper = math.log(claim.delta) if claim and claim.delta else None
+    return [title, arm_name(arm), arm_name(base), f"{len(arm.runs)}/{len(base.runs)}",
+            f"epochs to {FIG1_THRESHOLD:.0%} train err (ratio)", r.text(), paper_cell(claim, family),
+            f"{claim.source}, {claim.dataset}" if claim else "—",
+            verdict(math.log(r.lo), math.log(r.hi), r.n, claim, paper, r.censored, direction_only(claim, family))]
+
+
+def _claim_rows(table: pd.DataFrame, design: Design, family: str, shown: set, used: dict[str, Claim]
+                ) -> tuple[list[list[str]], list[str]]:
+    """Rows for the claims no one-axis row compares: each on its exact pair, other axes at their baselines."""
+    pairs: dict[tuple, list[Claim]] = {}
+    for claim in preferred_claims(family):
+        if claim.measure != "speed" and claim.pair not in shown:
+            pairs.setdefault(claim.pair, []).append(claim)
+    rows, notes = [], []
+    for claims in pairs.values():
+        c = claims[0]
+        free = tuple(a.key for a in design.axes if {a.key, *a.tied} & set(c.keys))
+        if not free:  # none of its keys varies in these runs: they hold one side at most
+            continue
+        part = design.at_baseline(table, free=free)
+        side, base = _holding(part, c.value), _holding(part, c.baseline)
+        what = f"{c.source} ({c.describe(c.value)} against {c.describe(c.baseline)})"
+        if side.empty or base.empty:
+            notes.append(f"{what}: that pair is not among these runs with the other axes at their baselines, "
+                         "so it is not judged.")
+        elif find_claim(_config(side), _config(base), c.measure, family) is None:
+            notes.append(f"{what}: the runs holding that pair differ in more than its keys, so it is not judged.")
+        else:
+            by = {x.measure: x for x in claims}
+            rows += _error_rows((", ".join(c.keys), c.describe(c.value), c.describe(c.baseline)),
+                                completed(side), completed(base), by, family, used,
+                                tuple(k for k in (1, 5) if f"top{k}" in by))
+    return rows, notes
 
 
 def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
-    done = completed(table)
-    data_name = done["data.name"].mode().iloc[0] if "data.name" in done and len(done) else ""
+    family, by_act = _family(table), {a.activation: a for a in arms}
     rows: list[list[str]] = []
     used: dict[str, Claim] = {}
+    shown: set = set()  # the claims a one-axis row already compares on their exact pair
     for axis in design.axes:
-        part = design.at_baseline(done, free=(axis.key,))
+        part = design.at_baseline(table, free=(axis.key,))
         base = part[part[axis.key] == axis.baseline]
         for value in axis.values[1:]:
-            rows += _error_rows(axis, value, part[part[axis.key] == value], base, data_name, used)
-            base_arm = next((a for a in arms if a.activation == axis.baseline), None)
-            arm = next((a for a in arms if a.activation == value), None)
-            if axis.key == "model.activation" and arm and base_arm:
-                rows.append(_speed_row(axis, arm, base_arm, data_name, used))
+            side = part[part[axis.key] == value]
+            claims = {m: find_claim(_config(side), _config(base), m, family) for m in ("top1", "top5")}
+            shown |= {c.pair for c in claims.values() if c}
+            rows += _error_rows((axis.title, value, axis.baseline), completed(side), completed(base), claims,
+                                family, used)
+            if axis.key == ACTIVATION and value in by_act and axis.baseline in by_act:
+                rows.append(_speed_row(axis.title, by_act[value], by_act[axis.baseline], family, used))
+    claim_rows, missing = _claim_rows(table, design, family, shown, used)
     notes = [VERDICT_RULE,
              "Each axis is compared with every other axis at its baseline: "
-             + (", ".join(f"{a.key}={a.baseline} ({a.note})" for a in design.axes) or "no axis varies") + ".",
-             *[f"{where}: \"{c.text}\"." for where, c in sorted(used.items())]]
+             + (", ".join(f"{a.key}={a.baseline} ({a.note})" for a in design.axes) or "no axis varies") + "."]
+    if claim_rows:
+        notes.append("Rows naming several keys compare a claim's exact pair, every other axis at its baseline.")
+    notes += missing + [f"{where}: \"{c.text}\"." for where, c in sorted(used.items())]
     columns = ["Axis", "Value", "Baseline", "n (value/baseline)", "Measure", "Δ [95% CI]", "Paper Δ",
                "Source", "Verdict"]
     return Table("table_delta", "Ablation Δ against each axis' baseline, beside the paper's reported Δ",
-                 columns, rows, notes=notes)
-
-
-def speed_table(arms: list[Arm]) -> Table:
-    rows = [[a.activation, a.lr or "—", ", ".join(a.lr_choices) or "—", a.text()] for a in arms]
-    return Table("table_fig1_speed", f"Epochs to {FIG1_THRESHOLD:.0%} training error per activation (Figure 1)",
-                 ["Activation", "lr used", "lr scanned", "Epochs (mean ± std, interpolated)"], rows,
-                 notes=["When several learning rates were run, each activation uses the one with the fewest mean "
-                        "epochs to the threshold, as the paper tuned each net for speed."])
+                 columns, rows + claim_rows, notes=notes)
 
 
 def status_table(table: pd.DataFrame, design: Design) -> Table:
