@@ -189,7 +189,7 @@ def test_imagenet_paper_input_is_the_raw_crop_minus_the_mean_patch(imagenet_tree
                 crop = frame[oy:oy + 224, ox:ox + 224][:, ::-1 if flip else 1].transpose(2, 0, 1)
                 assert torch.equal(x[k, v], torch.from_numpy(crop.astype(np.float32)) - patch), (i, v)
         seen += len(x)
-    assert seen == 6
+    assert seen == 9
     # Training batches: the same step on each worker's random crop and flip of the frame.
     samples = data.train.loader.dataset
     data.train.set_epoch(1)

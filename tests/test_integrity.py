@@ -249,3 +249,67 @@ def test_a_name_may_not_leave_runs(tmp_path, name):
     assert proc.returncode != 0 and "must be a relative folder name inside runs/" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["work"]
     assert not (work / "runs").exists() or not any((work / "runs").rglob("summary.json"))
+
+
+# the report refuses to double count ------------------------------------------------------------------------------
+def _report(tmp_path, *paths):
+    from ablate.report.__main__ import main as report_main
+
+    out = tmp_path / "report"
+    assert report_main([*map(str, paths), "--out", str(out), "--format", "md,csv"]) == 0
+    return out, (out / "index.md").read_text()
+
+
+def test_the_same_config_and_seed_in_two_folders_counts_once(make_config, tmp_path):
+    from ablate.report.collect import per_run
+    from ablate.report.inputs import load
+
+    for run in ("a", "b"):  # b writes a default explicitly: another folder name, the same run
+        ablate.train(make_config(["optim.lr=0.01"] if run == "b" else [], run))
+    ablate.train(make_config(["seed=1"], "c"))
+    one = per_run(load([tmp_path]), 0.25)
+    assert sorted(one["status"]) == ["completed", "completed", "duplicate"]
+    dup = one[one["status"] == "duplicate"].iloc[0]
+    assert "duplicate of" in dup["problems"] and "counted once" in dup["problems"]
+    _, page = _report(tmp_path, tmp_path / "a", tmp_path / "b", tmp_path / "c")
+    assert "| all runs | 2 |" in page.replace("  ", " ")  # n = 2 seeds, not 3
+
+
+def test_repeated_epochs_are_kept_once_or_the_run_excluded(make_config, tmp_path):
+    import shutil
+    ablate.train(make_config(["trainer.epochs=2"], "clean"))
+    for name, change in (("same", None), ("conflict", "0.123")):
+        shutil.copytree(tmp_path / "clean", tmp_path / name)
+        path = tmp_path / name / "metrics.csv"
+        lines = path.read_text().splitlines()
+        row = lines[2].split(",")
+        if change:
+            row[4] = change  # train_err differs: two writers disagreed
+        path.write_text("\n".join([*lines, ",".join(row)]) + "\n")
+        config = yaml.safe_load((tmp_path / name / "config.yaml").read_text())
+        config["seed"] = {"same": 5, "conflict": 6}[name]
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(config))
+    from ablate.report.collect import per_run
+    from ablate.report.inputs import load
+    one = per_run(load([tmp_path]), 0.25).set_index("seed")
+    assert one.loc["5", "status"] == "completed" and "logged twice with the same values" in one.loc["5", "problems"]
+    assert one.loc["5", "epochs_logged"] == 2
+    assert one.loc["6", "status"] == "excluded" and "different values" in one.loc["6", "problems"]
+
+
+def test_mathtext_labels_completed_runs_without_metrics_and_a_file_as_out(make_config, tmp_path):
+    from ablate.report.__main__ import main as report_main
+
+    ablate.train(make_config(["model.activation=tanh"], "tanh"))
+    ablate.train(make_config([], "relu"))
+    config = yaml.safe_load((tmp_path / "tanh" / "config.yaml").read_text())
+    config["model"]["activation"] = r"$\frac{a$"  # a value matplotlib would parse as (broken) mathtext
+    (tmp_path / "tanh" / "config.yaml").write_text(yaml.safe_dump(config))
+    ablate.train(make_config(["seed=2"], "lost"))
+    (tmp_path / "lost" / "metrics.csv").unlink()
+    out = tmp_path / "report"
+    assert report_main([str(tmp_path / d) for d in ("tanh", "relu", "lost")] + ["--out", str(out)]) == 0
+    page = (out / "index.md").read_text()
+    assert "All runs completed" not in page and "completed but no epoch in metrics.csv" in page
+    (tmp_path / "afile").write_text("x")
+    assert report_main([str(tmp_path / "relu"), "--out", str(tmp_path / "afile")]) == 2

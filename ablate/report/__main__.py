@@ -119,6 +119,10 @@ def build(runs: pd.DataFrame, one: pd.DataFrame, design: Design, out: Path, fmt:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     command = "ablate-report " + shlex.join(sys.argv[1:] if argv is None else argv)
+    if args.out.exists() and not args.out.is_dir():
+        print(f"ablate-report: error: --out {args.out} is a file; name a folder for the report (it is created "
+              "if missing)", file=sys.stderr)
+        return 2
     try:
         runs = load(args.paths)
     except InputError as err:

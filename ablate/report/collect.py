@@ -21,11 +21,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ablate.identity import is_bookkeeping
 from ablate.report.stats import epochs_to
+from ablate.runfolder import TIMING_COLUMNS, Status
 
 RUN_FILES = ("summary.json", "metrics.csv", "config.yaml")
 # Run-level columns taken from summary.json (config keys are dotted, or one of TOP_LEVEL_KEYS).
-INFO_COLUMNS = ["run", "status", "epochs_completed", "diverged_step", "error", "params", "world_size", "wall_s",
+INFO_COLUMNS = ["run", "status", "problems", "epochs_completed", "diverged_step", "error", "params", "world_size",
+                "wall_s",
                 "git_sha", "git_dirty", "start_time", "end_time", "ablate_version", "torch_version"]
 TOP_LEVEL_KEYS = ("name", "seed", "out_dir")
 
@@ -85,7 +88,25 @@ def read_metrics(path: Path, problems: list[str]) -> pd.DataFrame:
         problems.append("metrics.csv has no epoch column")
         return empty
     frame = pd.DataFrame(rows, columns=header).apply(pd.to_numeric, errors="coerce")
-    return frame.dropna(subset=["epoch"]).reset_index(drop=True)
+    return drop_repeated_epochs(frame.dropna(subset=["epoch"]).reset_index(drop=True), problems)
+
+
+def drop_repeated_epochs(frame: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
+    """An epoch logged twice (two writers, or a resume bug in old code) is kept once when both rows agree; when
+    they disagree the run cannot be trusted: EXCLUDED is added to its problems and it is never averaged in."""
+    repeated = frame["epoch"].duplicated(keep=False)
+    if not repeated.any():
+        return frame
+    epochs = sorted({int(e) for e in frame.loc[repeated, "epoch"]})
+    compare = [c for c in frame.columns if c not in TIMING_COLUMNS]
+    if frame.loc[repeated, compare].drop_duplicates().shape[0] == len(epochs):
+        problems.append(f"epoch(s) {epochs} logged twice with the same values: kept once")
+        return frame.drop_duplicates(subset=compare).reset_index(drop=True)
+    problems.append(f"{EXCLUDED}: epoch(s) {epochs} logged twice with different values (two writers?)")
+    return frame.drop_duplicates(subset=["epoch"], keep="last").reset_index(drop=True)
+
+
+EXCLUDED = "excluded from statistics"
 
 
 def _read_structured(path: Path, problems: list[str]) -> dict | None:
@@ -125,6 +146,9 @@ def read_run(folder: Path) -> pd.DataFrame | None:
         warn(f"{folder}: skipped: {'; '.join(problems)}")
         return None
     info = run_info(folder, summary or {})
+    if summary is not None and summary.get("status") == Status.COMPLETED and metrics.empty:
+        problems.append(f"{EXCLUDED}: completed but no epoch in metrics.csv")
+    info["problems"] = "; ".join(problems)
     status = info["status"]
     detail = {"diverged": f" at step {info['diverged_step']}", "failed": f" ({info['error']})"}.get(status, "")
     if status != "completed" or problems:
@@ -176,12 +200,45 @@ def _one_run(group: pd.DataFrame, threshold: float) -> dict[str, Any]:
 
 
 def per_run(runs: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """One row per run: config values as normalized strings, provenance, final/best metrics, epochs to threshold."""
+    """One row per run: config values as normalized strings, provenance, final/best metrics, epochs to threshold.
+
+    Runs that must not be averaged in get a status saying why: `excluded` (their record contradicts itself)
+    and `duplicate` (the same config and seed as another run: one computation counted once, see mark_duplicates).
+    """
     rows = []
     for _, group in runs.groupby("run", sort=True):
         first = group.iloc[0]
         row = {k: norm_value(first[k]) for k in config_keys(runs)}
         row.update({k: first[k] for k in INFO_COLUMNS if k in group})
         row.update(_one_run(group, threshold))
+        row["problems"] = problems_text(row.get("problems"))
+        if EXCLUDED in row["problems"]:
+            row["status"] = "excluded"
         rows.append(row)
-    return pd.DataFrame(rows)
+    return mark_duplicates(pd.DataFrame(rows))
+
+
+def mark_duplicates(table: pd.DataFrame) -> pd.DataFrame:
+    """Runs with the same identity (every config key but the bookkeeping ones, seed included) are one result:
+    the best-kept one stays (completed first, then most epochs, then the latest); the others get a problem
+    naming the run they repeat, and a completed one becomes status `duplicate` so it is never counted twice."""
+    keys = [k for k in config_keys(table) if not is_bookkeeping(k)]
+    if table.empty or not keys:
+        return table
+    table = table.copy()
+    rank = table.assign(_done=table["status"].eq(Status.COMPLETED.value),
+                        _end=table.get("end_time", pd.Series("", index=table.index)).fillna("").astype(str))
+    rank = rank.sort_values(["_done", "epochs_logged", "_end", "run"], ascending=[False, False, False, True])
+    for _, group in rank.groupby(keys, sort=False, dropna=False):
+        keep, *others = list(group.index)
+        for i in others:
+            note = f"duplicate of {table.at[keep, 'run']} (same config and seed): counted once"
+            table.at[i, "problems"] = "; ".join(filter(None, [table.at[i, "problems"], note]))
+            if table.at[i, "status"] == Status.COMPLETED:
+                table.at[i, "status"] = "duplicate"
+    return table
+
+
+def problems_text(value: Any) -> str:
+    """The problems cell of a run (empty for none; runs.csv tables from before the column say nothing)."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)

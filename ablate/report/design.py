@@ -14,14 +14,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ablate.identity import is_bookkeeping
 from ablate.report.collect import config_keys
 from ablate.report.paper import DEFAULT_BASELINES
-
-# Keys that never make a variant: they change where or how a run is done, not what is trained.
-BOOKKEEPING = ("seed", "name", "out_dir", "trainer.progress", "trainer.threads", "trainer.devices",
-               "trainer.device", "trainer.eval_batch_size", "trainer.jobs_per_gpu", "trainer.check_every",
-               "trainer.ckpt_every", "data.root", "data.workers", "data.loader", "data.cache_dir")
-BOOKKEEPING_PREFIXES = ("logger.",)
 
 
 def value_order(values) -> list[str]:
@@ -48,8 +43,9 @@ class Axis:
 
 
 def trained_keys(table: pd.DataFrame) -> list[str]:
-    """The config keys that say what is trained (bookkeeping keys aside)."""
-    return [k for k in config_keys(table) if k not in BOOKKEEPING and not k.startswith(BOOKKEEPING_PREFIXES)]
+    """The config keys that say what is trained: bookkeeping keys (ablate.identity: where or how a run is done)
+    and the seed never make a variant."""
+    return [k for k in config_keys(table) if k != "seed" and not is_bookkeeping(k)]
 
 
 def varying_keys(table: pd.DataFrame) -> list[str]:

@@ -21,7 +21,8 @@ from ablate.report.paper import FIG1_THRESHOLD  # noqa: E402
 from ablate.report.speed import Arm, SpeedUp, arm_name  # noqa: E402
 from ablate.report.stats import mean_std  # noqa: E402
 
-STYLE = {"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7, "axes.labelsize": 8,
+# text.parse_math off: labels are config values, and a value like "$\\frac{a$" must print, not crash mathtext.
+STYLE = {"text.parse_math": False, "font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7, "axes.labelsize": 8,
          "xtick.labelsize": 7, "ytick.labelsize": 7, "axes.grid": True, "grid.alpha": 0.3}
 FIGURE_FORMATS = ("png", "pdf")
 

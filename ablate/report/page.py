@@ -37,8 +37,8 @@ def provenance(per_run: pd.DataFrame, command: str) -> list[Block]:
     git_rows = [[sha, dirty, str(len(g))] for (sha, dirty), g in shas.groupby(["sha", "dirty"])]
     starts = per_run["start_time"].dropna().astype(str)
     ends = per_run["end_time"].dropna().astype(str)
-    versions = sorted({f"ablate {a}, torch {t}" for a, t in zip(per_run["ablate_version"],
-                                                                 per_run["torch_version"], strict=True)})
+    versions = sorted({f"ablate {_known(a)}, torch {_known(t)}" for a, t in zip(
+        per_run["ablate_version"], per_run["torch_version"], strict=True)})
     return [Block("h2", "Provenance"),
             Block("p", "Made by:"), Block("code", command),
             Block("list", [f"generated {datetime.now(UTC).isoformat(timespec='seconds')}",
@@ -48,19 +48,26 @@ def provenance(per_run: pd.DataFrame, command: str) -> list[Block]:
             Block("table", Table("git", "Git commits of the runs", ["SHA", "dirty", "runs"], git_rows))]
 
 
+def _known(value) -> str:
+    return "unknown (not recorded)" if value is None or value != value else str(value)
+
+
 def problem_runs(per_run: pd.DataFrame) -> list[Block]:
-    bad = per_run[per_run["status"] != "completed"]
+    """Every run left out of the statistics, and every run whose record needed repairs, each with why."""
+    problems = per_run.get("problems", pd.Series("", index=per_run.index)).fillna("").astype(str)
+    bad = per_run[(per_run["status"] != "completed") | per_run["epochs_logged"].eq(0) | problems.ne("")]
     if bad.empty:
-        return [Block("p", "All runs completed.")]
+        return [Block("p", "All runs completed, each with a clean record.")]
     items = []
-    for _, r in bad.iterrows():
+    for i, r in bad.iterrows():
         step = r.get("diverged_step")
         step = int(step) if isinstance(step, int | float) and step == step else step
         detail = {"diverged": f", diverged at step {step}",
                   "failed": f", error: {r.get('error')}"}.get(r["status"], "")
-        items.append(f"{r['run']}: {r['status']}{detail}, {int(r['epochs_logged'])} epoch(s) logged")
-    return [Block("p", "Runs not completed (shown in the status table, left out of means and Δ):"),
-            Block("list", items)]
+        note = f"; {problems[i]}" if problems[i] else ""
+        items.append(f"{r['run']}: {r['status']}{detail}, {int(r['epochs_logged'])} epoch(s) logged{note}")
+    return [Block("p", "Runs with a problem (those not completed, or flagged, are left out of means and Δ; the "
+                       "status table counts them):"), Block("list", items)]
 
 
 def to_markdown(blocks: list[Block]) -> str:
