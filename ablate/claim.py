@@ -25,7 +25,7 @@ from typing import Any
 
 from ablate.identity import differences, differences_text, fingerprint
 from ablate.registry import ConfigError
-from ablate.runfolder import FINAL, RunFolder, now_iso
+from ablate.runfolder import FINAL, RunFolder, Status, now_iso
 
 try:
     import fcntl
@@ -86,6 +86,7 @@ class Claim:
     run: RunFolder
     previous: dict[str, Any] | None  # the summary found in the folder, if any
     done: bool  # already completed or diverged: nothing to do
+    same_as: Path | None = None  # a sibling folder that completed this very run (see identical_sibling)
 
 
 def mismatch_error(folder: Path, what: str, detail: str) -> RunFolderError:
@@ -115,10 +116,30 @@ def check_data(run: RunFolder, previous: dict[str, Any] | None, identity: str | 
                              f"  data content {before} in the folder, {identity} at data.root now")
 
 
+def identical_sibling(folder: Path, config: dict[str, Any]) -> Path | None:
+    """A completed folder beside `folder` (in the same runs/<name>/) holding the very same run: the same
+    identity (`ablate.identity.fingerprint`) and the same data.root. Sweeps that share a baseline cell under
+    different override names (model.pool=overlap is model.norm=none when both are the defaults) compute it once.
+    """
+    want = fingerprint(config)
+    root = (config.get("data") or {}).get("root")
+    for summary_path in sorted(folder.parent.glob("*/summary.json")):
+        other = RunFolder(summary_path.parent)
+        if other.path == folder:
+            continue
+        summary = other.read_summary()
+        if not summary or summary.get("status") != Status.COMPLETED or summary.get("fingerprint") != want:
+            continue
+        if summary.get("same_as") is None and ((other.read_config() or {}).get("data") or {}).get("root") == root:
+            return other.path
+    return None
+
+
 @contextlib.contextmanager
 def claim(out_dir: str, config: dict[str, Any], lock: bool = True,
-          data_identity: Callable[[], str | None] | None = None) -> Iterator[Claim]:
-    """Lock `out_dir` (if `lock`), check that what it holds is this run's, and say whether it is done."""
+          data_identity: Callable[[], str | None] | None = None, reuse: bool = False) -> Iterator[Claim]:
+    """Lock `out_dir` (if `lock`), check that what it holds is this run's, and say whether it is done; with
+    `reuse`, a fresh folder also learns whether a sibling already completed the same run."""
     run = RunFolder(out_dir)
     held = RunLock(run.path).acquire() if lock else None
     try:
@@ -127,6 +148,11 @@ def claim(out_dir: str, config: dict[str, Any], lock: bool = True,
             stored = run.read_config()
             check_config(run, config, stored, previous)
         done = bool(previous and previous.get("status") in FINAL)
+        if not done and reuse and not run.has_results():
+            got = identical_sibling(run.path, config)
+            if got is not None:
+                yield Claim(run, previous, False, got)
+                return
         if done and data_identity is not None:  # a resumed run's data is checked once it is loaded
             moved = ((run.read_config() or {}).get("data") or {}).get("root") != config.get("data", {}).get("root")
             if moved:

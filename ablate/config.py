@@ -225,6 +225,8 @@ class TrainerConfig:
     check_every: int = 25  # steps between checks for a non-finite loss / a preemption signal (ranks agree)
     stop_at_train_err: float | None = None  # end the run (completed) once an epoch's train_err <= this
     jobs_per_gpu: int = 1  # parallel sweep jobs packed on one GPU when jobs are pinned by job index
+    reuse_identical: bool = True  # a sibling folder (same runs/<name>/) that completed this very run is recorded,
+    #                               not trained again
     activation_stats: bool = False  # per hidden layer and epoch: saturation, dead units, pre-activation std,
     #                                 weight RMS on a fixed probe batch (extra metrics.csv columns, ablate/actstats.py)
 

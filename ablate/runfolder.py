@@ -229,6 +229,17 @@ class RunFolder:
         best = min(finite, key=lambda r: r["val_top1_err"]) if finite else None  # first of ties, as before
         self.summary["best"] = {k: clean(v) for k, v in best.items()} if best else {}
 
+    def record_same_as(self, other: RunFolder, config: dict[str, Any], launch: dict | None) -> dict[str, Any]:
+        """This folder is the run `other` completed: its records are copied (checkpoints are not), and the
+        summary says `same_as`, so reports count the two folders once."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.config_path, yaml.safe_dump(config, sort_keys=False))
+        atomic_write(self.metrics_path, other.metrics_path.read_text())
+        self.summary = {**(other.read_summary() or {}), "same_as": os.path.relpath(other.path, self.path),
+                        "name": config.get("name"), "launch": launch, "recorded_time": now_iso()}
+        self.write_summary()
+        return self.summary
+
     def record_setup_failure(self, config: dict[str, Any], exc: BaseException, trace: str) -> None:
         """A run that failed before training: keep what an earlier attempt logged, mark it failed."""
         summary = self.read_summary()

@@ -53,7 +53,14 @@ def train(cfg: Config, launch: dict | None = None) -> dict:
     """
     torchrun = dist.launched_by_torchrun()
     owner = not torchrun or os.environ["RANK"] == "0"  # other torchrun ranks check but never lock or write
-    with claim(cfg.out_dir, cfg.to_dict(), lock=owner, data_identity=lambda: dataset_identity(cfg.data)) as got:
+    with claim(cfg.out_dir, cfg.to_dict(), lock=owner, data_identity=lambda: dataset_identity(cfg.data),
+               reuse=cfg.trainer.reuse_identical) as got:
+        if got.same_as is not None:
+            if owner:
+                print(f"[ablate] {cfg.out_dir} is the same run as {got.same_as} (completed): recorded as such, not "
+                      "trained again (trainer.reuse_identical=false trains it anyway)", flush=True)
+                return got.run.record_same_as(RunFolder(got.same_as), cfg.to_dict(), launch)
+            return RunFolder(got.same_as).read_summary()
         if got.done:
             if owner:
                 print(f"[ablate] {cfg.out_dir} is already {got.previous['status']} with this config; skipping "

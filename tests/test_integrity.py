@@ -313,3 +313,38 @@ def test_mathtext_labels_completed_runs_without_metrics_and_a_file_as_out(make_c
     assert "All runs completed" not in page and "completed but no epoch in metrics.csv" in page
     (tmp_path / "afile").write_text("x")
     assert report_main([str(tmp_path / "relu"), "--out", str(tmp_path / "afile")]) == 2
+
+
+def test_a_sibling_that_completed_the_same_run_is_recorded_not_trained_again(make_config, tmp_path, capsys):
+    first = make_config(["model.norm=none"], "sweep/model.norm=none")  # the baseline cell of one sweep...
+    ablate.train(first)
+    same = make_config(["model.pool=overlap"], "sweep/model.pool=overlap")  # ...is another sweep's baseline
+    summary = ablate.train(same)
+    assert summary["same_as"] == "../model.norm=none" and summary["status"] == "completed"
+    assert "not trained again" in capsys.readouterr().out
+    assert not (Path(same.out_dir) / "checkpoints").exists()
+    pd.testing.assert_frame_equal(metrics(same.out_dir), metrics(first.out_dir))
+    assert ablate.train(same)["same_as"]  # a re-launch finds it done
+    other = make_config(["model.pool=nonoverlap"], "sweep/model.pool=nonoverlap")
+    assert "same_as" not in ablate.train(other)  # another run: trained
+    fresh = make_config(["model.pool=overlap", "trainer.reuse_identical=false"], "sweep/again")
+    assert "same_as" not in ablate.train(fresh)
+    from ablate.report.collect import per_run
+    from ablate.report.inputs import load
+    statuses = per_run(load([tmp_path / "sweep"]), 0.25)["status"].value_counts().to_dict()
+    assert statuses == {"completed": 2, "duplicate": 2}  # same_as and the forced retrain: counted once
+
+
+def test_only_keeps_one_axis_of_a_campaign_folder(make_config, tmp_path):
+    from ablate.report.__main__ import main as report_main
+    for run, overrides in {"base": [], "base1": ["seed=1"], "lrn": ["model.norm=lrn"],
+                           "nonoverlap": ["model.pool=nonoverlap"], "off": ["model.norm=lrn", "model.pool=nonoverlap"]
+                           }.items():
+        ablate.train(make_config(overrides, f"camp/{run}"))
+    out = tmp_path / "pool"
+    assert report_main([str(tmp_path / "camp"), "--only", "model.pool", "--out", str(out), "--format", "md,csv"]) == 0
+    page = (out / "index.md").read_text()
+    assert "3 runs" in page and "model.norm" not in page.split("## Provenance")[0]
+    kept = set(pd.read_csv(out / "runs.csv")["run"])
+    assert {Path(r).name for r in kept} == {"base", "base1", "nonoverlap"}  # the shared cell: norm=none
+    assert report_main([str(tmp_path / "camp"), "--only", "model.nope", "--out", str(out)]) == 2

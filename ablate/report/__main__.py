@@ -17,7 +17,7 @@ import pandas as pd
 
 from ablate.report import figures, page, tables
 from ablate.report.collect import per_run, warn
-from ablate.report.design import Design, varying_keys
+from ablate.report.design import Design, commonest, varying_keys
 from ablate.report.inputs import InputError, load
 from ablate.report.page import Block
 from ablate.report.paper import FIG1_THRESHOLD, PAPER
@@ -52,6 +52,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--baseline", type=_baseline, action="append", default=[], metavar="KEY=VALUE",
                         help="the baseline value of an axis for the Δ table (repeatable); defaults: the paper's "
                              "choices (relu, lrn, overlap, dropout, coupled, 2 towers), else the commonest value")
+    parser.add_argument("--only", action="append", default=[], metavar="KEY",
+                        help="keep the runs that vary KEY (repeatable) with every other axis at its baseline: one "
+                             "claim's report from a campaign folder that holds several one-axis sweeps")
     parser.add_argument("--at-epoch", type=int, default=None, metavar="N",
                         help="compare runs at epoch N: metrics after N are dropped and every run that reached N "
                              "counts as complete at N (an equal-budget view of an unfinished sweep)")
@@ -142,6 +145,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ablate-report: error: {problem}", file=sys.stderr)
         return 2
     design = Design.of(one, baselines)
+    if args.only:
+        unknown = [k for k in args.only if design.axis(k) is None]
+        if unknown:
+            print(f"ablate-report: error: --only {', '.join(unknown)}: not an axis of these runs; axes: "
+                  f"{', '.join(a.key for a in design.axes) or 'none'}", file=sys.stderr)
+            return 2
+        # The other axes sit at the campaign's shared cell, which every one-axis sweep holds: their commonest value.
+        shared = {a.key: commonest(one[a.key]) for a in design.axes if a.key not in args.only and a.key not in baselines}
+        keep = set(Design.of(one, {**baselines, **shared}).at_baseline(one, free=tuple(args.only))["run"])
+        runs, one = runs[runs["run"].isin(keep)], one[one["run"].isin(keep)]
+        command += f"  (runs varying {', '.join(args.only)} with every other axis at its baseline)"
+        design = Design.of(one, baselines)
     args.out.mkdir(parents=True, exist_ok=True)
     written = write_runs(runs, args.out)
     blocks = build(runs, one, design, args.out, args.format, command)

@@ -56,6 +56,11 @@ def _one_to_one(table: pd.DataFrame, a: str, b: str) -> bool:
     return bool(table.groupby(a)[b].nunique().max() == 1 and table.groupby(b)[a].nunique().max() == 1)
 
 
+def commonest(values) -> str:
+    counts = Counter(values)
+    return max(value_order(counts), key=lambda v: counts[v])  # max keeps the first of a tie
+
+
 def _baseline(table: pd.DataFrame, key: str, overrides: dict[str, str]) -> tuple[str, str]:
     counts = Counter(table[key])
     commonest = max(value_order(counts), key=lambda v: counts[v])  # max keeps the first of a tie
