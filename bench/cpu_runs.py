@@ -66,7 +66,8 @@ def cifar_run_overrides(root: Path, steps: int, test_subset: int | None, cache_d
     (0 = all) and the whole test set evaluated (or `test_subset` images)."""
     args = ["data=cifar10", f"data.root={root}", "data.augment=crop_flip", "trainer.epochs=1",
             "trainer.device=cpu", "trainer.progress=bar", "trainer.ckpt_every=1",
-            f"trainer.limit_train_batches={steps}", "name=bench"]
+            f"trainer.limit_train_batches={steps}", "name=bench",
+            "trainer.reuse_identical=false"]  # repeats of one run, each measured
     if test_subset:
         args.append(f"data.test_subset={test_subset}")
     if cache_dir:

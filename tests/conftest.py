@@ -18,8 +18,11 @@ os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ
 # The real CIFAR-10 beside the checkout (../shared), or wherever $ABLATE_CIFAR10 points.
 SHARED_CIFAR = Path(os.environ.get("ABLATE_CIFAR10", REPO.parent / "shared" / "data" / "cifar10"))
 
+# Tests train identical configs side by side on purpose (to compare them): each is trained, not recorded as
+# its sibling (trainer.reuse_identical; tests/test_integrity.py tests that mechanism itself).
 SMALL = ["data=synthetic", "data.subset=200", "data.test_subset=100", "trainer.epochs=1",
-         "trainer.batch_size=50", "trainer.eval_batch_size=100", "trainer.progress=none", "trainer.device=cpu"]
+         "trainer.batch_size=50", "trainer.eval_batch_size=100", "trainer.progress=none", "trainer.device=cpu",
+         "trainer.reuse_identical=false"]
 
 
 def compose_cfg(overrides: list[str] | None = None, return_hydra_config: bool = False):

@@ -318,16 +318,17 @@ def test_mathtext_labels_completed_runs_without_metrics_and_a_file_as_out(make_c
 def test_a_sibling_that_completed_the_same_run_is_recorded_not_trained_again(make_config, tmp_path, capsys):
     first = make_config(["model.norm=none"], "sweep/model.norm=none")  # the baseline cell of one sweep...
     ablate.train(first)
-    same = make_config(["model.pool=overlap"], "sweep/model.pool=overlap")  # ...is another sweep's baseline
+    reuse = "trainer.reuse_identical=true"  # the default outside tests
+    same = make_config(["model.pool=overlap", reuse], "sweep/model.pool=overlap")  # ...is another's baseline
     summary = ablate.train(same)
     assert summary["same_as"] == "../model.norm=none" and summary["status"] == "completed"
     assert "not trained again" in capsys.readouterr().out
     assert not (Path(same.out_dir) / "checkpoints").exists()
     pd.testing.assert_frame_equal(metrics(same.out_dir), metrics(first.out_dir))
     assert ablate.train(same)["same_as"]  # a re-launch finds it done
-    other = make_config(["model.pool=nonoverlap"], "sweep/model.pool=nonoverlap")
+    other = make_config(["model.pool=nonoverlap", reuse], "sweep/model.pool=nonoverlap")
     assert "same_as" not in ablate.train(other)  # another run: trained
-    fresh = make_config(["model.pool=overlap", "trainer.reuse_identical=false"], "sweep/again")
+    fresh = make_config(["model.pool=overlap"], "sweep/again")
     assert "same_as" not in ablate.train(fresh)
     from ablate.report.collect import per_run
     from ablate.report.inputs import load

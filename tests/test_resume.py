@@ -16,7 +16,7 @@ from ablate import checkpoint
 TIMING = ["epoch_s", "images_per_s"]  # wall-clock columns can never match between two runs
 ARGS = ["data.subset=600", "data.test_subset=100", "trainer.epochs=3", "trainer.batch_size=20",
         "trainer.device=cpu", "trainer.threads=1", "trainer.ckpt_every=5", "trainer.check_every=1",
-        "trainer.progress=line", "model.activation=tanh",
+        "trainer.progress=line", "model.activation=tanh", "trainer.reuse_identical=false",
         # dropout and random crops/flips make the run depend on every RNG the checkpoint must restore
         "model.regularizer=dropout", "data.augment=crop_flip"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ablate.report import figures, page, tables
+from ablate.report import figures, page, study, tables
 from ablate.report.collect import per_run, warn
 from ablate.report.design import Design, commonest, varying_keys
 from ablate.report.inputs import InputError, load
@@ -52,6 +52,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--baseline", type=_baseline, action="append", default=[], metavar="KEY=VALUE",
                         help="the baseline value of an axis for the Δ table (repeatable); defaults: the paper's "
                              "choices (relu, lrn, overlap, dropout, coupled, 2 towers), else the commonest value")
+    parser.add_argument("--by", metavar="KEY", default=None,
+                        help="a protocol study: Figure 1's analysis once per value of KEY (e.g. data.normalize), "
+                             "the epochs-to-25%% grid of every cell, and the activation statistics per layer")
     parser.add_argument("--only", action="append", default=[], metavar="KEY",
                         help="keep the runs that vary KEY (repeatable) with every other axis at its baseline: one "
                              "claim's report from a campaign folder that holds several one-axis sweeps")
@@ -95,7 +98,7 @@ def write_runs(runs: pd.DataFrame, out: Path) -> list[Path]:
 
 
 def build(runs: pd.DataFrame, one: pd.DataFrame, design: Design, out: Path, fmt: tuple[str, ...],
-          command: str) -> list[Block]:
+          command: str, by: str | None = None, baselines: dict[str, str] | None = None) -> list[Block]:
     arms = fig1_arms(one, design)
     speed = speedup(arms)
     splits = tables.splits(one)
@@ -104,7 +107,9 @@ def build(runs: pd.DataFrame, one: pd.DataFrame, design: Design, out: Path, fmt:
     blocks = [Block("h1", "ablate report"),
               Block("p", f"Re-running the design comparisons of {PAPER}. {one['run'].nunique()} runs; "
                          f"axes (config keys that vary, seed aside): {axes_text}.")]
-    if len(arms) >= 2:  # Figure 1 compares activations; with one there is nothing to compare
+    if by:
+        blocks += study.by_blocks(runs, one, by, baselines or {}, out, fmt)
+    elif len(arms) >= 2:  # Figure 1 compares activations; with one there is nothing to compare
         blocks += [Block("h2", "Figure 1: ReLU vs tanh, epochs to 25% training error"),
                    Block("figure", figures.figure1(runs, arms, speed, out, fmt)),
                    Block("table", speed_table(arms))]
@@ -159,7 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         design = Design.of(one, baselines)
     args.out.mkdir(parents=True, exist_ok=True)
     written = write_runs(runs, args.out)
-    blocks = build(runs, one, design, args.out, args.format, command)
+    if args.by and args.by not in one:
+        print(f"ablate-report: error: --by {args.by}: no config key {args.by} in the runs", file=sys.stderr)
+        return 2
+    blocks = build(runs, one, design, args.out, args.format, command, args.by, baselines)
     for block in blocks:
         if block.kind == "table" and block.content.name.startswith("table_"):
             written += block.content.write(args.out, args.format)

@@ -49,30 +49,36 @@ def save(fig, out: Path, stem: str, caption: str, formats: tuple[str, ...]) -> F
     return result
 
 
-def _band(ax, runs: pd.DataFrame, metric: str, label: str) -> None:
+def line_style(activation: str) -> str:
+    """The paper's Figure 1: ReLU solid, tanh dashed (any saturating unit dashed)."""
+    return "--" if activation in ("tanh", "sigmoid") else "-"
+
+
+def _band(ax, runs: pd.DataFrame, metric: str, label: str, ls: str = "-") -> None:
     curve = runs.dropna(subset=["epoch", metric]).groupby("epoch")[metric].agg(["mean", "min", "max"]) * 100
     if curve.empty:
         return
-    line, = ax.plot(curve.index, curve["mean"], label=label, lw=1.2)
+    line, = ax.plot(curve.index, curve["mean"], label=label, lw=1.2, ls=ls)
     if runs["run"].nunique() > 1:
         ax.fill_between(curve.index, curve["min"], curve["max"], alpha=0.2, color=line.get_color(), lw=0)
 
 
 def figure1(runs: pd.DataFrame, arms: list[Arm], speed: SpeedUp | None, out: Path,
-            formats: tuple[str, ...] = FIGURE_FORMATS) -> Figure:
-    """Training error vs epochs per activation, dashed line at 25%, the measured speed-up in the title."""
+            formats: tuple[str, ...] = FIGURE_FORMATS, stem: str = "fig1_train_err", label: str = "") -> Figure:
+    """Training error vs epochs per activation (ReLU solid, tanh dashed), a line at 25%, the speed-up on top."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(3.4, 2.6))
         for arm in arms:
-            _band(ax, runs[runs["run"].isin(arm.runs)], "train_err", f"{arm_name(arm)} (n={len(arm.runs)})")
-        ax.axhline(FIG1_THRESHOLD * 100, ls="--", color="k", lw=0.8)
+            _band(ax, runs[runs["run"].isin(arm.runs)], "train_err", f"{arm_name(arm)} (n={len(arm.runs)})",
+                  line_style(arm.activation))
+        ax.axhline(FIG1_THRESHOLD * 100, ls=":", color="k", lw=0.8)
         ax.set(xlabel="epochs", ylabel="training error (%)", ylim=(0, 100))
         head = speed.text(FIG1_THRESHOLD) if speed else "speed-up: needs completed relu and tanh runs"
-        ax.set_title(head.replace(", tanh", ",\ntanh"), fontsize=6.5)
+        ax.set_title((f"{label}: " if label else "") + head.replace(", tanh", ",\ntanh"), fontsize=6.5)
         ax.legend(loc="upper right")
-    caption = ("Figure 1: training error vs epochs per activation (mean over seeds, band min–max), dashed line "
-               f"at 25%. {head} (paper: 6×).")
-    return save(fig, out, "fig1_train_err", caption, formats)
+    caption = (f"Figure 1{f' at {label}' if label else ''}: training error vs epochs per activation (mean over "
+               f"seeds, band min–max; relu solid, tanh dashed), dotted line at 25%. {head} (paper: 6×).")
+    return save(fig, out, stem, caption, formats)
 
 
 def _axis_runs(per_run: pd.DataFrame, design: Design, axis: Axis) -> dict[str, list[str]]:

@@ -1,0 +1,127 @@
+"""A protocol study of Figure 1 (`ablate-report --by KEY`): Figure 1's analysis once per value of a factor (the
+input scale, the net), every (factor, activation, lr) cell's epochs to 25% in one grid, and what each arm's
+hidden layers did (activation statistics, `trainer.activation_stats`).
+
+Each slice is analysed exactly as a whole report is: each activation at its fastest lr among the completed runs
+of the slice, the speed-up with an interval that redoes that choice (ablate.report.speed). Runs that diverged
+are results: the grid shows them, the speed analysis cannot use them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib import ticker
+
+from ablate.report import figures
+from ablate.report.design import Design, value_order
+from ablate.report.page import Block
+from ablate.report.paper import FIG1_THRESHOLD
+from ablate.report.render import Table
+from ablate.report.speed import ACTIVATION, LR, Arm, fig1_arms, speed_table, speedup
+from ablate.report.stats import mean_std
+
+STAT_LABELS = {"pre_std": "pre-activation std", "saturated": "saturated units (%)", "dead": "dead units (%)"}
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
+
+
+def by_blocks(runs: pd.DataFrame, one: pd.DataFrame, key: str, baselines: dict[str, str], out: Path,
+              fmt: tuple[str, ...]) -> list[Block]:
+    blocks: list[Block] = []
+    arms_by: dict[str, list[Arm]] = {}
+    for value in value_order(one[key]):
+        part = one[one[key] == value]
+        arms = fig1_arms(part, Design.of(part, baselines))
+        if len(arms) < 2:
+            continue
+        arms_by[value] = arms
+        tag = slug(f"{key}_{value}")
+        fig = figures.figure1(runs, arms, speedup(arms), out, fmt, stem=f"fig1_train_err_{tag}",
+                              label=f"{key}={value}")
+        table = speed_table(arms)
+        table.name, table.caption = f"table_fig1_speed_{tag}", f"{table.caption}, {key}={value}"
+        blocks += [Block("h2", f"Figure 1 at {key}={value}"), Block("figure", fig), Block("table", table)]
+    blocks += [Block("h2", f"Epochs to {FIG1_THRESHOLD:.0%} training error in every cell"),
+               Block("table", epochs_grid(one, key))]
+    stats = [c.removesuffix("_pre_std") for c in runs.columns if c.endswith("_pre_std")]
+    if stats and arms_by:
+        blocks += [Block("h2", "What the hidden layers did (activation statistics)"),
+                   Block("figure", activation_figure(runs, arms_by, key, stats, out, fmt))]
+    return blocks
+
+
+def _cell(group: pd.DataFrame) -> str:
+    done = group[group["status"] == "completed"]
+    parts = []
+    if len(done):
+        epochs = [e if e == e else last for e, last in zip(done["epochs_to_threshold"], done["last_epoch"],
+                                                             strict=True)]
+        mean, std, n = mean_std(epochs)
+        never = int(done["epochs_to_threshold"].isna().sum())
+        text = f"{'> ' if never else ''}{mean:.1f}" + (f" ± {std:.1f}" if n > 1 and not never else "")
+        parts.append(f"{text} (n={n}{f', {never} never' if never else ''})")
+    for status, count in group.loc[group["status"] != "completed", "status"].value_counts().items():
+        parts.append(f"{count} {status}")
+    return "; ".join(parts) or "—"
+
+
+def epochs_grid(one: pd.DataFrame, key: str) -> Table:
+    """Rows: factor value × activation; columns: learning rates; cells: epochs to the threshold over seeds."""
+    lrs = value_order(one[LR]) if LR in one else ["—"]
+    rows = []
+    for value in value_order(one[key]):
+        for act in value_order(one.loc[one[key] == value, ACTIVATION]):
+            cell = one[(one[key] == value) & (one[ACTIVATION] == act)]
+            rows.append([value, act, *[_cell(cell[cell[LR] == lr]) if LR in cell else _cell(cell) for lr in lrs]])
+    return Table("table_epochs_grid", f"Epochs to {FIG1_THRESHOLD:.0%} training error per cell ({key}, activation, lr)",
+                 [key, "activation", *[f"lr {lr}" for lr in lrs]], rows,
+                 notes=["Mean ± sample std over completed seeds, interpolated between epochs; '> N' when some runs "
+                        "never reached the threshold within their budget (their last epoch counts: a lower bound); "
+                        "runs that diverged or failed are counted, not averaged."])
+
+
+def activation_figure(runs: pd.DataFrame, arms_by: dict[str, list[Arm]], key: str, layers: list[str], out: Path,
+                      fmt: tuple[str, ...]) -> figures.Figure:
+    """Per layer (columns): pre-activation std, and the saturated (tanh) or dead (relu) fraction, per arm."""
+    stats = ["pre_std", *[s for s in ("saturated", "dead") if any(f"{layer}_{s}" in runs for layer in layers)]]
+    with plt.rc_context(figures.STYLE):
+        fig, axes = plt.subplots(len(stats), len(layers), figsize=(2.1 * len(layers), 1.8 * len(stats)),
+                                 squeeze=False, sharex=True)
+        for c, (value, arms) in enumerate(arms_by.items()):
+            for arm in arms:
+                part = runs[runs["run"].isin(arm.runs)]
+                for i, stat in enumerate(stats):
+                    for j, layer in enumerate(layers):
+                        col = f"{layer}_{stat}"
+                        if col not in part or part[col].isna().all():
+                            continue
+                        curve = part.groupby("epoch")[col].mean() * (1 if stat == "pre_std" else 100)
+                        axes[i][j].plot(curve.index, curve, color=f"C{c}", lw=1.1,
+                                        ls=figures.line_style(arm.activation),
+                                        label=f"{arm.activation} lr {arm.lr}, {value}")
+        for i, stat in enumerate(stats):
+            for j, layer in enumerate(layers):
+                ax = axes[i][j]
+                ax.set_title(layer if i == 0 else "", fontsize=7)
+                if stat == "pre_std":  # plain tick labels: mathtext is off (labels carry config values)
+                    ax.set_yscale("log")
+                    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+                    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+                if j == 0:
+                    ax.set_ylabel(STAT_LABELS[stat])
+                if i == len(stats) - 1:
+                    ax.set_xlabel("epochs")
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=6,
+                   bbox_to_anchor=(0.5, -0.02 - 0.03 * ((len(labels) - 1) // 4)))
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+    caption = (f"Activation statistics per hidden layer on a fixed probe batch, each arm at its fastest lr (mean over "
+               f"seeds); colour: {key}, line: activation (relu solid, tanh dashed). Saturated: |tanh| > 0.95·a; "
+               "dead: relu units that output 0 for every probe image.")
+    return figures.save(fig, out, "activation_stats", caption, fmt)
