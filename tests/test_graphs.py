@@ -104,11 +104,12 @@ def test_capture_waits_for_warm_up_skips_partial_batches_and_recaptures_after_an
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_cuda_replays_give_the_eager_steps_numbers(precision):
+def test_cuda_replays_give_the_eager_steps_numbers(precision, monkeypatch):
     """convnet4, 3 epochs of 5 full batches and a partial one, an lr drop between epochs: the same weights,
     momentum buffers and per-step losses as the eager step, bit for bit."""
     device = torch.device("cuda")
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False  # eager twice = the same
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)  # so that eager twice is the same too
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
     gen = torch.Generator().manual_seed(0)
     data = [(torch.randn(n, 3, 32, 32, generator=gen).to(device), torch.randint(0, 10, (n,), generator=gen).to(device))
             for n in [32] * 5 + [8]]
