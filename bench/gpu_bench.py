@@ -184,12 +184,17 @@ def main() -> None:
                 traceback.print_exc()
                 results["sections"][name] = {"error": f"{type(err).__name__}: {err}"}
             print(f"[gpu_bench] {name} done in {time.perf_counter() - start:.1f} s", flush=True)
-    results["total_s"] = time.perf_counter() - t0
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str))
-    args.out.write_text(render(results))
+            write(results, args.out, t0)  # after every section: a run killed later keeps what it measured
+    write(results, args.out, t0)
     print(args.out.read_text())
     print(f"wrote {args.out} and {args.out.with_suffix('.json')}")
+
+
+def write(results: dict, out: Path, t0: float) -> None:
+    results["total_s"] = time.perf_counter() - t0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str))
+    out.write_text(render(results))
 
 
 if __name__ == "__main__":

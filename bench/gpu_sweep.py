@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -25,6 +27,22 @@ from ablate.data.augment import AUGMENTS, Geometry, Normalizer
 from ablate.data.loader import TensorLoader
 from ablate.dist import DistEnv
 from ablate.trainer import Trainer
+
+TIMEOUT_S = 240  # one packed measurement; a hung one must not eat the device time of the rest
+
+
+def run_group(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """Run `cmd` in its own process group; past `timeout` the whole group (launcher and its job processes) is
+    killed and TimeoutError raised."""
+    proc = subprocess.Popen(cmd, cwd=REPO, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise TimeoutError(f"{' '.join(cmd[1:4])} ... did not finish in {timeout:.0f} s") from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def epoch_rates(run_dir: Path) -> list[float]:
@@ -75,7 +93,7 @@ def cli_sweep(s: dict, sweep_dir: Path, seeds: list[int], jobs_per_gpu: int, pac
            f"seed={','.join(map(str, seeds))}", "hydra/launcher=joblib", f"trainer.jobs_per_gpu={jobs_per_gpu}",
            f"trainer.pack={pack}", f"hydra.sweep.dir={sweep_dir}"]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=600)
+    proc = run_group(cmd, TIMEOUT_S)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[1:])} exited {proc.returncode}:\n{(proc.stdout + proc.stderr)[-3000:]}")
@@ -106,13 +124,16 @@ def one_process(s: dict, device: torch.device, out_dir: Path, n: int) -> dict:
         except BaseException as err:  # reported below, after every thread is done
             errors.append(err)
 
-    threads = [threading.Thread(target=fit, args=(t,)) for t in trainers]
+    # Daemon threads and a deadline: a hang (the prototype shares one CUDA context) must not stop the benchmark.
+    threads = [threading.Thread(target=fit, args=(t,), daemon=True) for t in trainers]
     t0 = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(max(1.0, TIMEOUT_S - (time.perf_counter() - t0)))
     wall = time.perf_counter() - t0
+    if any(thread.is_alive() for thread in threads):
+        raise TimeoutError(f"{sum(t.is_alive() for t in threads)} of {n} runs unfinished after {TIMEOUT_S} s")
     if errors:
         raise errors[0]
     rates = [steady(epoch_rates(Path(t.cfg.out_dir))) for t in trainers]
