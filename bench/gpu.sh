@@ -24,7 +24,7 @@ log() { echo "[gpu.sh $(date -u +%H:%M:%S)] $*"; }
 if [ -n "$CPU" ]; then
   FLAG=--cpu; BENCH_DEADLINE=600; GRID_DEADLINE=300; GRID_JOBS=2
 else
-  # Device time is 15 minutes in all: ~1.5 start-up, stage 1 ~5.5, stage 2 ~6.5 (see docs/performance.md).
+  # Device time is 15 minutes in all; planned: ~1.5 start-up, stage 1 ~6, stage 2 ~6.5 (docs/performance.md).
   FLAG=; BENCH_DEADLINE=${BENCH_DEADLINE:-300}; GRID_DEADLINE=${GRID_DEADLINE:-330}; GRID_JOBS=${GRID_JOBS:-21}
 fi
 
