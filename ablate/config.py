@@ -229,8 +229,9 @@ class TrainerConfig:
     #                     kernels of different jobs run at once), timeslice (plain processes: the GPU takes turns),
     #                     auto (mps when nvidia-cuda-mps-control is on PATH, else timeslice); ablate/mps.py
     cuda_graphs: bool = False  # replay the training step as a CUDA graph (small nets; CUDA only, the plain step
-    #                            elsewhere; the first steps and an epoch's last partial batch run eagerly): ablate/graphs.py
-    cudnn_benchmark: bool = False  # let cuDNN time its algorithms per input shape (faster convs; float rounding may differ)
+    #                            elsewhere; first steps and an epoch's last partial batch run eagerly): ablate/graphs.py
+    cudnn_benchmark: bool = False  # cuDNN times its algorithms per input shape (for repeating shapes; faster convs,
+    #                                the chosen algorithm, hence the float rounding, may differ between runs)
     fused_lrn: bool = False  # LRN forward and backward as one Triton kernel each on CUDA (ablate/models/lrn_fused.py)
     activation_stats: bool = False  # per hidden layer and epoch: saturation, dead units, pre-activation std,
     #                                 weight RMS on a fixed probe batch (extra metrics.csv columns, ablate/actstats.py)

@@ -27,8 +27,8 @@ class StepContext:
     channels_last: bool = False
 
     def autocast(self, cache: bool = True):
-        """`cache=False` for CUDA-graph capture, where autocast may not keep casts across the region (the
-        cache only saves re-casting a weight used twice: the values are the same)."""
+        """`cache=False` for CUDA-graph capture: autocast's cache of cast weights must not outlive a captured
+        region (PyTorch's graph recipe). It only saves re-casting a weight used twice: the values are the same."""
         dtype = PRECISIONS[self.precision]
         if dtype is None:
             return contextlib.nullcontext()
