@@ -17,9 +17,13 @@ mkdir "$tmp/devsite"
 for pkg in hydra omegaconf antlr4 hydra_plugins submitit; do cp -r "$site/$pkg" "$tmp/devsite/"; done
 find "$tmp/devsite" -name __pycache__ -prune -exec rm -rf {} +
 tar czf .devsite.tgz -C "$tmp" devsite
+# Packed once per source (packing takes minutes); packed from another source (a test's miniature), packed again.
+source=$(cd "$SRC" && pwd)
+if [ "$(cat .devdata/source 2>/dev/null)" != "$source" ]; then rm -rf .devdata; fi
 for part in A B; do
   [ -d ".devdata/$part" ] || nice $PY bench/pack_cifar.py pack "$SRC" ".devdata/$part" --part "$part"
 done
+echo "$source" > .devdata/source
 
 # What travels: tracked and untracked-not-ignored files, plus what `carry` names.
 tree=$( { git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 stat -c %s 2>/dev/null \
