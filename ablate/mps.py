@@ -30,8 +30,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hydra.experimental.callback import Callback
-
 from ablate.registry import ConfigError
 
 BINARY = "nvidia-cuda-mps-control"
@@ -155,13 +153,14 @@ def pack_mode(config: Any, gpus: int) -> str:
     return "mps" if t.pack == "mps" else "mps-if-available"
 
 
-class PackJobs(Callback):
-    """Hydra callback (conf/train.yaml): the sweep's MPS daemon, from the multirun's start to its end."""
+class SweepPacker:
+    """The sweep's MPS daemon, from the multirun's start to its end (ablate.cli.PackJobs, the Hydra callback
+    conf/train.yaml registers, calls `start` and `stop`; Hydra itself is imported by ablate.cli alone)."""
 
     def __init__(self) -> None:
         self.daemon: MpsDaemon | None = None
 
-    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+    def start(self, config: Any) -> None:
         import torch
 
         mode = pack_mode(config, torch.cuda.device_count())
@@ -182,7 +181,7 @@ class PackJobs(Callback):
             print(f"[ablate] packing {config.trainer.jobs_per_gpu} jobs per GPU through an MPS daemon "
                   f"({self.daemon.env[ENV[0]]})", flush=True)
 
-    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+    def stop(self) -> None:
         if self.daemon is not None:
             self.daemon.stop()
             self.daemon = None

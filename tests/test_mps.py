@@ -15,6 +15,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from ablate import mps
+from ablate.cli import PackJobs
 from ablate.registry import ConfigError
 from tests.conftest import compose_cfg
 
@@ -117,10 +118,10 @@ def test_the_callback_runs_the_daemon_for_a_packed_multirun(fake_mps, monkeypatc
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     config = compose_cfg(["hydra/launcher=joblib", "trainer.jobs_per_gpu=4"], return_hydra_config=True)
-    assert config.hydra.callbacks.pack_jobs._target_ == "ablate.mps.PackJobs"
-    callback = mps.PackJobs()
+    assert config.hydra.callbacks.pack_jobs._target_ == "ablate.cli.PackJobs"
+    callback = PackJobs()
     callback.on_multirun_start(config)
-    assert os.environ["CUDA_MPS_PIPE_DIRECTORY"].startswith(str(callback.daemon.root))
+    assert os.environ["CUDA_MPS_PIPE_DIRECTORY"].startswith(str(callback.packer.daemon.root))
     assert "packing 4 jobs per GPU through an MPS daemon" in capsys.readouterr().out
     callback.on_multirun_end(config)
     assert "quit" in _calls(fake_mps) and "CUDA_MPS_PIPE_DIRECTORY" not in os.environ
@@ -131,11 +132,11 @@ def test_auto_without_the_binary_time_slices_and_says_so(monkeypatch, tmp_path, 
 
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    callback = mps.PackJobs()
-    callback.on_multirun_start(_config())
-    assert callback.daemon is None and "time-slicing" in capsys.readouterr().out
+    packer = mps.SweepPacker()
+    packer.start(_config())
+    assert packer.daemon is None and "time-slicing" in capsys.readouterr().out
     with pytest.raises(SystemExit) as exit_:
-        callback.on_multirun_start(_config(pack="mps"))
+        packer.start(_config(pack="mps"))
     assert exit_.value.code == 2 and "trainer.pack=timeslice" in capsys.readouterr().err
 
 
