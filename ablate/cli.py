@@ -26,6 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ablate.config import Config, check_name, from_dict
 from ablate.identity import folder_name
+from ablate.mps import SweepPacker
 from ablate.registry import ConfigError
 from ablate.runfolder import FINAL, RunFolder
 from ablate.trainer import train
@@ -158,6 +159,19 @@ class SweepStatus(Callback):
               f"(failed/preempted/running) in {sweep}")
         if failed:
             raise SystemExit(1)
+
+
+class PackJobs(Callback):
+    """trainer.jobs_per_gpu > 1 on a GPU: the sweep's CUDA MPS daemon (trainer.pack; the logic is ablate/mps.py)."""
+
+    def __init__(self) -> None:
+        self.packer = SweepPacker()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.packer.start(config)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self.packer.stop()
 
 
 def main() -> None:

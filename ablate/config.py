@@ -227,18 +227,42 @@ class TrainerConfig:
     jobs_per_gpu: int = 1  # parallel sweep jobs packed on one GPU when jobs are pinned by job index
     reuse_identical: bool = True  # a sibling folder (same runs/<name>/) that completed this very run is recorded,
     #                               not trained again
+    pack: str = "auto"  # how jobs_per_gpu > 1 local sweep jobs share a GPU: mps (a CUDA MPS daemon for the sweep:
+    #                     kernels of different jobs run at once), timeslice (plain processes: the GPU takes turns),
+    #                     auto (mps when nvidia-cuda-mps-control is on PATH, else timeslice); ablate/mps.py
+    cuda_graphs: bool = False  # replay the training step as a CUDA graph (small nets; CUDA only, the plain step
+    #                            elsewhere; first steps and an epoch's last partial batch run eagerly): ablate/graphs.py
+    cudnn_benchmark: bool = False  # cuDNN times its algorithms per input shape (for repeating shapes; faster convs,
+    #                                the chosen algorithm, hence the float rounding, may differ between runs)
+    fused_lrn: bool = False  # LRN forward and backward as one Triton kernel each on CUDA (ablate/models/lrn_fused.py)
     activation_stats: bool = False  # per hidden layer and epoch: saturation, dead units, pre-activation std,
     #                                 weight RMS on a fixed probe batch (extra metrics.csv columns, ablate/actstats.py)
 
     def check(self) -> None:
         _one_of("trainer.progress", self.progress, ["auto", "bar", "line", "none"])
         _one_of("trainer.precision", self.precision, ["fp32", "bf16", "fp16"])
+        _one_of("trainer.pack", self.pack, ["auto", "mps", "timeslice"])
         self.devices = str(self.devices)
         if self.devices != "auto" and not (self.devices.isdigit() and int(self.devices) >= 1):
             raise ConfigError(f"trainer.devices={self.devices!r}: give a process count (1, 2, ...) or auto")
         for key in ("epochs", "batch_size", "eval_batch_size", "check_every", "jobs_per_gpu"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"trainer.{key}={getattr(self, key)} must be a positive integer")
+        self._check_cuda_graphs()
+
+    def _check_cuda_graphs(self) -> None:
+        """What a captured step cannot hold: a host sync every step, a second compiler, collectives."""
+        if not self.cuda_graphs:
+            return
+        clash = {"trainer.precision=fp16": (self.precision == "fp16", "its grad scaler reads the loss scale on the "
+                                            "host every step; use trainer.precision=bf16"),
+                 "trainer.compile=true": (self.compile, "the graph captures the eager model; use one of the two"),
+                 f"trainer.devices={self.devices}": (self.devices != "1", "the step would hold the all-reduce; "
+                                                    "capture runs one process per GPU: trainer.devices=1")}
+        for what, (bad, fix) in clash.items():
+            if bad:
+                raise ConfigError(f"trainer.cuda_graphs=true cannot be combined with {what}: {fix}, or set "
+                                  "trainer.cuda_graphs=false")
 
 
 @dataclass
@@ -276,6 +300,10 @@ def validate(cfg: Config) -> None:
     for section in (cfg.model, cfg.data, cfg.optim, cfg.trainer, cfg.logger):
         section.check()
     _check_decay_is_used(cfg)
+    if cfg.trainer.cuda_graphs and cfg.optim.name != "sgd":
+        raise ConfigError(f"trainer.cuda_graphs=true needs optim.name=sgd: {cfg.optim.name}'s step keeps a step count "
+                          "on the host, which a captured graph would freeze; use optim.name=sgd or "
+                          "trainer.cuda_graphs=false")
 
 
 def _check_decay_is_used(cfg: Config) -> None:

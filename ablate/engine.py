@@ -26,11 +26,13 @@ class StepContext:
     precision: str = "fp32"
     channels_last: bool = False
 
-    def autocast(self):
+    def autocast(self, cache: bool = True):
+        """`cache=False` for CUDA-graph capture: autocast's cache of cast weights must not outlive a captured
+        region (PyTorch's graph recipe). It only saves re-casting a weight used twice: the values are the same."""
         dtype = PRECISIONS[self.precision]
         if dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=dtype)
+        return torch.autocast(self.device.type, dtype=dtype, cache_enabled=cache)
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last and x.dim() == 4 else x
@@ -46,9 +48,13 @@ class EpochMeter:
         self.seen = 0
 
     def update(self, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
-        self.losses.append(loss.detach().float())
-        self.wrong += (logits.detach().argmax(1) != y).sum()
-        self.seen += len(y)
+        self.add(loss.detach().float(), (logits.detach().argmax(1) != y).sum(), len(y))
+
+    def add(self, loss: torch.Tensor, wrong: torch.Tensor, images: int) -> None:
+        """One step's float32 loss (kept: not a buffer that is overwritten) and its count of wrong predictions."""
+        self.losses.append(loss)
+        self.wrong += wrong
+        self.seen += images
 
     @property
     def steps(self) -> int:
@@ -79,23 +85,30 @@ class EpochMeter:
         self.seen = state["seen"]
 
 
+def train_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: torch.optim.Optimizer, scaler,
+               meter: EpochMeter, ctx: StepContext) -> None:
+    """One training step: forward under autocast, loss, backward, the optimizer's update, the running sums."""
+    with ctx.autocast():
+        logits = model(ctx.prepare(x))
+        loss = F.cross_entropy(logits.float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    meter.update(loss, logits, y)
+
+
 def train_one_epoch(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, scaler,
                     meter: EpochMeter, ctx: StepContext, start_batch: int = 0,
-                    after_step: Callable[[int], bool] = lambda batch: False) -> bool:
-    """Train over `loader` from `start_batch`; `after_step(batches_done)` returning True stops early.
+                    after_step: Callable[[int], bool] = lambda batch: False, step: Callable = train_step) -> bool:
+    """Train over `loader` from `start_batch`; `after_step(batches_done)` returning True stops early. `step` is
+    `train_step` or a stand-in with its signature (ablate.graphs.CapturedStep replays it as a CUDA graph).
 
     Returns True when the epoch ran to its end.
     """
     model.train()
     for batch, (x, y) in enumerate(loader, start=start_batch):
-        with ctx.autocast():
-            logits = model(ctx.prepare(x))
-            loss = F.cross_entropy(logits.float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        meter.update(loss, logits, y)
+        step(model, x, y, optimizer, scaler, meter, ctx)
         if after_step(batch + 1):
             return False
     return True

@@ -30,6 +30,7 @@ BOOKKEEPING: tuple[str, ...] = (
     "name", "out_dir",  # where the folder is
     "trainer.device", "trainer.devices", "trainer.jobs_per_gpu",  # placement (recorded in summary.json)
     "trainer.threads", "trainer.compile", "trainer.channels_last",  # speed only
+    "trainer.pack", "trainer.cuda_graphs", "trainer.cudnn_benchmark", "trainer.fused_lrn",  # speed only (see each)
     "trainer.progress", "trainer.check_every", "trainer.ckpt_every", "trainer.eval_batch_size",
     "trainer.reuse_identical",
     "data.root", "data.workers", "data.loader", "data.cache_dir", "data.download",  # data content is recorded

@@ -35,6 +35,7 @@ from ablate.optim import build_optimizer, build_schedule, step_schedule
 from ablate.progress import Progress
 from ablate.runfolder import METRIC_COLUMNS, RunFolder, Status, atomic_write, read_metric_rows
 from ablate.sinks import make_mirror
+from ablate.speed import apply_speed_options
 
 
 def seed_everything(seed: int) -> None:
@@ -116,6 +117,7 @@ class Trainer:
         self.optimizer = build_optimizer(self.raw_model, cfg.optim)
         self.scheduler = build_schedule(self.optimizer, cfg.optim, t.epochs)
         self.scaler = torch.amp.GradScaler(device.type, enabled=t.precision == "fp16")
+        self.train_step = apply_speed_options(t, self.raw_model, device, say=env.is_main)
         model = DistributedDataParallel(self.raw_model) if env.active else self.raw_model
         self.model = torch.compile(model) if t.compile else model
         self.run = RunFolder(cfg.out_dir) if env.is_main else None
@@ -163,7 +165,7 @@ class Trainer:
             t0 = time.perf_counter()
             lr = self.optimizer.param_groups[0]["lr"]
             finished = train_one_epoch(self.model, self.data.train, self.optimizer, self.scaler, self.meter,
-                                       self.ctx, self.batch, self._after_step(progress))
+                                       self.ctx, self.batch, self._after_step(progress), self.train_step)
             progress.close()
             if not finished and self.stop_reason != "limit":
                 return self._stop_early()

@@ -94,3 +94,27 @@ def test_engine_trains_on_cifar10_files_with_augmentation_and_reports_test_colum
     summary = ablate.train(cfg)
     assert summary["status"] == "completed" and summary["data"]["train_images"] == 50
     assert 0 <= summary["final"]["test_top1_err"] <= 1 and summary["data"]["test_images"] == 20
+
+
+@pytest.mark.parametrize("augment,start", [("crop_flip_pca", 0), ("crop_flip", 3), ("none", 0)])
+def test_epoch_draws_made_up_front_are_each_batchs_own_draws(augment, start):
+    """TensorLoader draws a whole epoch's crops, flips and lighting at once (one copy to the device per epoch):
+    every batch, the partial last one and a resumed epoch's included, is what drawing it alone would give."""
+    from ablate.data.augment import AUGMENTS, Geometry, Normalizer, crop_flip
+    from ablate.data.loader import TensorLoader
+
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (70, 8, 8, 3), dtype=np.uint8), rng.integers(0, 10, 70)
+    norm = Normalizer([0.5] * 3, [0.25] * 3, [0.2, 0.02, 0.005], np.eye(3).tolist(), torch.device("cpu"))
+    geo = Geometry(8, 6, 2)
+    loader = TensorLoader(images, labels, 16, norm, geo, train=True, augment=AUGMENTS.build(augment), seed=3)
+    loader.set_epoch(2, start_batch=start)
+    got = list(loader)
+    order = torch.from_numpy(loader.order())
+    assert len(got) == len(loader) - start == 5 - start
+    for (x, y), batch in zip(got, range(start, len(loader)), strict=True):
+        idx = order[batch * 16:(batch + 1) * 16]
+        p = loader.params(len(idx), batch)
+        want = norm(crop_flip(torch.from_numpy(images)[idx], p.oy, p.ox, p.flip, geo), p.alpha)
+        assert torch.equal(x, want) and torch.equal(y, torch.from_numpy(labels)[idx])
+    assert len(got[-1][1]) == 70 - 4 * 16  # the partial batch

@@ -329,3 +329,39 @@ def test_layer_decay_names_are_checked_against_the_model():
     with pytest.raises(ConfigError, match="optim.weight_decay=0"):  # a strength no parameter would get
         Config(model=ModelConfig(name="convlocal", layer_decay=every), optim=OptimConfig(weight_decay=5e-4))
     Config(model=ModelConfig(name="convlocal", layer_decay={"fc10": 0.004}), optim=OptimConfig(weight_decay=5e-4))
+
+
+# The multi-tensor (foreach) step against the per-parameter loop ------------------------------------------------
+@pytest.mark.parametrize("style", DECAY_STYLES)
+@pytest.mark.parametrize("rescale", [True, False])
+@pytest.mark.parametrize("momentum", [MU, 0.0])
+def test_foreach_sgd_is_bit_identical_to_the_per_parameter_loop(style, rescale, momentum):
+    """Per-layer decay, biases at 2× lr, decay of biases and norms, an lr drop mid-way (the paper rescale) and a
+    parameter without a gradient: every weight and every momentum buffer equal to the last bit."""
+    cfg = _cfg(weight_decay_style=style, paper_momentum_rescale=rescale, momentum=momentum, bias_lr_mult=2.0,
+               decay_bias_and_norm=style == "decoupled")
+    runs = {}
+    for foreach in (True, False):
+        model = _model()
+        model.layer_decay = {"conv": 0.004}
+        opt = build_optimizer(model, cfg)
+        opt.foreach = foreach
+        assert len(opt.param_groups) >= 3  # decayed at λ and at the layer's λ, biases at their own lr
+        bases = [g["lr"] for g in opt.param_groups]
+        for step, lr_scale in enumerate([1.0, 1.0, 0.1, 0.1, 0.01]):
+            for group, base in zip(opt.param_groups, bases, strict=True):
+                group["lr"] = base * lr_scale
+            for p, g in zip(model.parameters(), _grads(model, step), strict=True):
+                p.grad = g
+            if step % 2:
+                model.act.weight.grad = None  # no gradient this step: left alone by both
+            opt.step()
+        runs[foreach] = (model, opt)
+    (fast, fast_opt), (ref, ref_opt) = runs[True], runs[False]
+    for (name, a), b in zip(fast.named_parameters(), ref.parameters(), strict=True):
+        assert torch.equal(a, b), name
+        sa, sb = fast_opt.state[a], ref_opt.state[b]
+        assert sa.keys() == sb.keys(), name
+        if "momentum_buffer" in sa:
+            assert torch.equal(sa["momentum_buffer"], sb["momentum_buffer"]) and sa["buffer_lr"] == sb["buffer_lr"]
+    assert fast_opt.state_dict()["param_groups"] == ref_opt.state_dict()["param_groups"]  # checkpoints unchanged

@@ -77,17 +77,35 @@ class TensorLoader(BatchSource):
             return self.augment.draw(n, self.geometry, gen, self.pca_std)
         return centre_params(n, self.geometry)
 
-    def _crops(self, frames: torch.Tensor, n: int, batch: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if self.crops == 10:  # multi-crop testing: (B, 10, C, H, W)
-            views = [crop_flip(frames, *(torch.full((n,), v) for v in (oy, ox)), torch.full((n,), flip), self.geometry)
-                     for oy, ox, flip in self.geometry.ten_crops()]
-            return torch.stack(views, 1), None
-        p = self.params(n, batch)
-        return crop_flip(frames, p.oy, p.ox, p.flip, self.geometry), p.alpha
+    def _ten_crops(self, frames: torch.Tensor, n: int) -> torch.Tensor:
+        """Multi-crop testing: (B, 10, C, H, W)."""
+        views = [crop_flip(frames, *(torch.full((n,), v) for v in (oy, ox)), torch.full((n,), flip), self.geometry)
+                 for oy, ox, flip in self.geometry.ten_crops()]
+        return torch.stack(views, 1)
+
+    def _epoch_params(self) -> list[Params]:
+        """Every remaining batch's draws, made on the host exactly as one batch at a time would (each batch has
+        its own generator), then moved to the device in one copy per field: a blocking host-to-device copy per
+        batch would wait for all queued GPU work at every step, so the host could never run ahead."""
+        sizes = [min(self.batch_size, self.num_images - b * self.batch_size) for b in range(self.start_batch, len(self))]
+        drawn = [self.params(n, b) for n, b in zip(sizes, range(self.start_batch, len(self)), strict=True)]
+        if not drawn:
+            return []
+        dev = self.images.device
+        fields = [torch.cat([getattr(p, f) for p in drawn]).to(dev) for f in ("oy", "ox", "flip")]
+        alpha = torch.cat([p.alpha for p in drawn]).to(dev) if drawn[0].alpha is not None else None
+        split = [t.split(sizes) for t in fields] + [alpha.split(sizes) if alpha is not None else [None] * len(sizes)]
+        return [Params(*parts) for parts in zip(*split, strict=True)]
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = torch.from_numpy(self.order()).to(self.images.device)
-        for batch in range(self.start_batch, len(self)):
+        params = self._epoch_params() if self.crops != 10 else None
+        for i, batch in enumerate(range(self.start_batch, len(self))):
             idx = order[batch * self.batch_size:(batch + 1) * self.batch_size]
-            x, alpha = self._crops(self.images[idx], len(idx), batch)
+            frames = self.images[idx]
+            if params is None:
+                x, alpha = self._ten_crops(frames, len(idx)), None
+            else:
+                p = params[i]
+                x, alpha = crop_flip(frames, p.oy, p.ox, p.flip, self.geometry), p.alpha
             yield self.norm(x, alpha), self.labels[idx]

@@ -72,8 +72,12 @@ class TowerLRN(nn.Module):
         super().__init__()
         self.size, self.beta, self.k, self.towers = size, beta, k, towers
         self.scale = alpha / size if convention == "cudaconvnet" else alpha  # multiplies the window sum
+        # trainer.fused_lrn sets this to lrn_fused.fused_lrn (one Triton kernel per pass), used on CUDA tensors
+        self.fused_op = None
 
     def forward(self, x):
+        if self.fused_op is not None and x.is_cuda:
+            return self.fused_op(x, self.size, self.scale, self.beta, self.k, self.towers)
         return _LRN.apply(x, self.size, self.scale, self.beta, self.k, self.towers)
 
     def extra_repr(self) -> str:
