@@ -4,17 +4,20 @@ Library API (no Hydra needed): `ablate.train(ablate.Config(...)) -> summary dict
 `ablate.load_runs(paths) -> pandas.DataFrame` (run folders → the tidy table reports are made from).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version: pyproject.toml reads it, summary.json and `ablate-train --version` show it
 
 from ablate.config import Config, DataConfig, LoggerConfig, ModelConfig, OptimConfig, TrainerConfig  # noqa: E402
-from ablate.trainer import train  # noqa: E402
 
 __all__ = ["Config", "ModelConfig", "DataConfig", "OptimConfig", "TrainerConfig", "LoggerConfig", "train",
            "load_runs"]
 
 
 def __getattr__(name: str):
-    if name == "load_runs":  # imported on use: training never pays for pandas/matplotlib
+    # Imported on use: reports and notebooks never pay for torch, training never for pandas/matplotlib.
+    if name == "train":
+        from ablate.trainer import train
+        return train
+    if name == "load_runs":
         from ablate.report.collect import collect
         return collect
     raise AttributeError(f"module 'ablate' has no attribute {name!r}")

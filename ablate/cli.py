@@ -17,21 +17,36 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import torch
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from ablate import __version__
 from ablate.config import Config, check_name, from_dict
 from ablate.identity import folder_name
 from ablate.registry import ConfigError
 from ablate.runfolder import FINAL, RunFolder
-from ablate.trainer import train
 
-REPO_DIR = str(Path(__file__).resolve().parent.parent)  # holds conf/ and sweeps/
-CONF_DIR = str(Path(REPO_DIR) / "conf")
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def config_source() -> tuple[str, str]:
+    """Where the Hydra configs are: (what hydra.main is given, the folder on disk).
+
+    An installed wheel carries them inside the package (`pkg://ablate.conf`). A source checkout (an editable
+    install, or the checkout on PYTHONPATH) reads the conf/ folder beside its own package: the configs its code
+    belongs with, even when another checkout's editable install also provides `ablate.conf`.
+    """
+    packaged = PACKAGE_DIR / "conf"
+    if (packaged / "train.yaml").is_file():
+        return "pkg://ablate.conf", str(packaged)
+    checkout = PACKAGE_DIR.parent / "conf"
+    return str(checkout), str(checkout)
+
+
+CONFIG_PATH, CONF_DIR = config_source()
 
 
 def job_dirname(overrides) -> str:
@@ -47,13 +62,15 @@ def run_name(name: str) -> str:
 
 def joblib_jobs(jobs_per_gpu: int, threads: int) -> int:
     """Parallel local jobs: jobs_per_gpu per visible GPU, else one per `threads` CPU cores."""
+    import torch
+
     gpus = torch.cuda.device_count()
     return gpus * jobs_per_gpu if gpus else max(1, (os.cpu_count() or 1) // max(threads, 1))
 
 
 def register() -> None:
     for name, fn in [("ablate_dirname", job_dirname), ("ablate_name", run_name),
-                     ("ablate_joblib_jobs", joblib_jobs), ("ablate_repo", lambda: REPO_DIR)]:
+                     ("ablate_joblib_jobs", joblib_jobs)]:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
     ConfigStore.instance().store(name="ablate_schema", node=Config)
@@ -70,12 +87,16 @@ def to_config(dcfg: DictConfig, out_dir: str | None = None) -> Config:
 
 def _pin_sweep_job(cfg: Config, job_num: int) -> None:
     """Parallel sweep jobs on a multi-GPU node: job i takes GPU i mod #GPUs (several per GPU if packed)."""
+    import torch
+
     gpus = torch.cuda.device_count()
     if cfg.trainer.device == "auto" and cfg.trainer.devices == "1" and gpus > 1:
         cfg.trainer.device = f"cuda:{job_num % gpus}"
 
 
 def _task(dcfg: DictConfig) -> dict[str, Any]:
+    from ablate.trainer import train  # here, not at import: --help, --cfg and --version need no torch
+
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     try:
@@ -161,8 +182,14 @@ class SweepStatus(Callback):
 
 
 def main() -> None:
+    if "--version" in sys.argv[1:]:  # before Hydra, whose own --version names Hydra's
+        print(f"ablate {__version__}")
+        return
+    if not Path(CONF_DIR, "train.yaml").is_file():
+        sys.exit(f"ablate-train: error: ablate's configs are missing (no {CONF_DIR}/train.yaml); reinstall ablate "
+                 "(pip install ablate, or pip install -e . in a checkout)")
     register()
-    hydra.main(config_path=CONF_DIR, config_name="train", version_base="1.3")(_task)()
+    hydra.main(config_path=CONFIG_PATH, config_name="train", version_base="1.3")(_task)()
 
 
 if __name__ == "__main__":

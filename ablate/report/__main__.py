@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ablate import __version__
 from ablate.report import figures, page, tables
 from ablate.report.collect import per_run, warn
 from ablate.report.design import Design, varying_keys
@@ -44,6 +45,7 @@ def _baseline(text: str) -> tuple[str, str]:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="ablate-report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"ablate {__version__}")
     parser.add_argument("paths", nargs="+", help="run folders or folders holding them (searched at any depth), "
                                                  "or runs.csv files written by an earlier ablate-report")
     parser.add_argument("--out", required=True, type=Path, help="folder for the report")
