@@ -9,6 +9,7 @@ command exits non-zero if any job failed.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -29,7 +30,11 @@ from ablate.identity import folder_name
 from ablate.registry import ConfigError
 from ablate.runfolder import FINAL, RunFolder
 
+log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
+# The launcher plugins' own configs, and ablate's configs built on them (conf/hydra/launcher/).
+PLUGIN_LAUNCHERS = {"joblib": "ablate_joblib", "submitit_local": "ablate_submitit_local",
+                    "submitit_slurm": "ablate_submitit_slurm"}
 
 
 def config_source() -> tuple[str, str]:
@@ -156,6 +161,11 @@ class SweepStatus(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.started = time.time()
+        launcher = config.hydra.runtime.choices.get("hydra/launcher")
+        if launcher in PLUGIN_LAUNCHERS:
+            log.warning("hydra/launcher=%s is the plugin's own defaults, without ablate's settings (job packing "
+                        "per GPU, SLURM requeue on preemption); ablate's is hydra/launcher=%s", launcher,
+                        PLUGIN_LAUNCHERS[launcher])
         try:
             check_sweep_folders(config)
         except ConfigError as err:

@@ -50,7 +50,7 @@ stage1() {
 
 sweep() {  # name, extra overrides...: one multirun with parallel jobs on the one device
   local name=$1; shift
-  $PY -m ablate -m "$@" data.root="$PARK/cifar" hydra/launcher=joblib trainer.jobs_per_gpu=$JOBS \
+  $PY -m ablate -m "$@" data.root="$PARK/cifar" hydra/launcher=ablate_joblib trainer.jobs_per_gpu=$JOBS \
     trainer.threads=1 trainer.device=$DEVICE trainer.progress=line > "$OUT/$name.log" 2>&1
   log "$name finished with status $?"
 }

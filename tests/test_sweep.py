@@ -68,7 +68,7 @@ def test_torchrun_launch_writes_one_run_folder(tmp_path):
 
 @pytest.mark.slow
 def test_submitit_local_sweep_runs_jobs_as_separate_processes(tmp_path):
-    proc = run([sys.executable, "-m", "ablate", "-m", "hydra/launcher=submitit_local", "name=sub",
+    proc = run([sys.executable, "-m", "ablate", "-m", "hydra/launcher=ablate_submitit_local", "name=sub",
                 "model.activation=relu,tanh", *SMALL], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = statuses(tmp_path / "runs" / "sub")
