@@ -83,10 +83,11 @@ def register() -> None:
 
 def to_config(dcfg: DictConfig, out_dir: str | None = None) -> Config:
     """Composed DictConfig → validated Config (raises ConfigError naming the valid values)."""
+    if out_dir is not None:  # before resolving: the yaml's out_dir may interpolate Hydra's job folder
+        dcfg = dcfg.copy()
+        dcfg.out_dir = out_dir
     data = OmegaConf.to_container(dcfg, resolve=True, throw_on_missing=True)
     data.pop("hydra", None)
-    if out_dir is not None:
-        data["out_dir"] = out_dir
     return from_dict(data)
 
 
@@ -138,12 +139,14 @@ def sweep_jobs(config: DictConfig) -> list[list[str]]:
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
-def check_sweep_folders(config: DictConfig) -> None:
+def is_basic_sweeper(config: DictConfig) -> bool:
+    return str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper")
+
+
+def check_sweep_folders(config: DictConfig, jobs: list[list[str]]) -> None:
     """Two jobs of one sweep that would write one run folder fail the sweep before any job starts."""
-    if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
-        return  # other sweepers choose their jobs as they go
     seen: dict[str, list[str]] = {}
-    for job in sweep_jobs(config):
+    for job in jobs:
         name = job_dirname(job)
         if name in seen and seen[name] != sorted(job):
             differ = sorted(set(job) ^ set(seen[name]))
@@ -153,6 +156,48 @@ def check_sweep_folders(config: DictConfig) -> None:
                 "the experiment/sweeps selectors). Sweep them as separate launches with different name=..., or "
                 "sweep a key that names the folder. No job was started.")
         seen[name] = sorted(job)
+
+
+# Composing and validating one job's config takes ~0.1 s: up to this many jobs each is checked; beyond, each
+# distinct swept value is checked once (in the first job that has it), so a 6,048-job grid checks ~30 configs.
+CHECK_EVERY_JOB_UP_TO = 64
+
+
+def jobs_to_check(jobs: list[list[str]]) -> list[list[str]]:
+    if len(jobs) <= CHECK_EVERY_JOB_UP_TO:
+        return jobs
+    picked, seen = [], set()
+    for job in jobs:
+        if not seen.issuperset(job):
+            picked.append(job)
+            seen.update(job)
+    return picked
+
+
+def check_sweep_values(config: DictConfig, jobs: list[list[str]]) -> str:
+    """Compose and validate jobs' configs before any job starts (Hydra's compose API works inside the running
+    app); a bad value fails the sweep with the valid list. Returns what was checked."""
+    from hydra import compose
+
+    picked = jobs_to_check(jobs)
+    for job in picked:
+        try:
+            to_config(compose(config.hydra.job.config_name, overrides=list(job)), out_dir="unused")
+        except Exception as err:  # ConfigError, or Hydra's own (an unknown config group option, a bad key)
+            raise ConfigError(f"job {','.join(job) or '(no overrides)'}: {err}\nNo job was started.") from None
+    if len(picked) == len(jobs):
+        return f"checked the config of each of the {len(jobs)} jobs"
+    return (f"checked each swept value once ({len(picked)} of {len(jobs)} job configs); other combinations are "
+            "checked as each job starts")
+
+
+def check_sweep(config: DictConfig) -> str:
+    """Before a multirun: no two jobs share a run folder, and every swept value makes a valid config."""
+    if not is_basic_sweeper(config):
+        return "this sweeper chooses its jobs as it goes: each job's config is checked as it starts"
+    jobs = sweep_jobs(config)
+    check_sweep_folders(config, jobs)
+    return check_sweep_values(config, jobs)
 
 
 class SweepStatus(Callback):
@@ -167,14 +212,14 @@ class SweepStatus(Callback):
                         "per GPU, SLURM requeue on preemption); ablate's is hydra/launcher=%s", launcher,
                         PLUGIN_LAUNCHERS[launcher])
         try:
-            check_sweep_folders(config)
+            log.info("sweep: %s", check_sweep(config))
         except ConfigError as err:
             print(f"ablate-train: error: {err}", file=sys.stderr)
             raise SystemExit(2) from None
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep = Path(config.hydra.sweep.dir)
-        if str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+        if is_basic_sweeper(config):
             jobs = sorted({sweep / job_dirname(job) for job in sweep_jobs(config)})
         else:  # a sweeper that picks jobs as it goes: the folders this launch wrote
             jobs = sorted(p.parent for p in sweep.glob("*/summary.json")

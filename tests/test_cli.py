@@ -47,3 +47,25 @@ def test_launcher_configs_compose_without_hydras_same_name_deprecation(tmp_path)
     (tmp_path / "own" / "hydra" / "launcher" / "joblib.yaml").write_text("n_jobs: 2\n")
     proc = run_cli(["hydra/launcher=joblib", "--config-dir", str(tmp_path / "own"), "--cfg", "hydra"], tmp_path)
     assert "same name" in proc.stderr
+
+
+def test_an_invalid_swept_value_fails_before_any_job_starts(tmp_path):
+    proc = run_cli(["-m", "name=bad", "model.activation=relu,tanhh", "seed=0,1", *SMALL], tmp_path)
+    assert proc.returncode == 2
+    assert "model.activation='tanhh' is not a known value; choose one of: sigmoid, tanh, relu" in proc.stderr
+    assert "No job was started" in proc.stderr and not (tmp_path / "runs" / "bad").exists()
+    proc = run_cli(["-m", "name=bad", "model=convnet4,nonet", *SMALL], tmp_path)  # a config group option
+    assert proc.returncode == 2 and "Could not find 'model/nonet'" in proc.stderr
+    assert not (tmp_path / "runs" / "bad").exists()
+
+
+def test_big_sweeps_check_every_swept_value_once():
+    from ablate.cli import CHECK_EVERY_JOB_UP_TO, jobs_to_check
+    from tests.test_sweeps import jobs
+
+    grid = jobs("grid")
+    picked = jobs_to_check(grid)
+    assert len(grid) == 6048 and len(picked) < 30
+    assert {o for job in picked for o in job} == {o for job in grid for o in job}  # every value in some check
+    small = grid[:CHECK_EVERY_JOB_UP_TO]
+    assert jobs_to_check(small) == small  # small sweeps: every job
