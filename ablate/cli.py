@@ -10,6 +10,7 @@ command exits non-zero if any job failed.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import sys
@@ -28,7 +29,7 @@ from ablate import __version__
 from ablate.config import Config, check_name, from_dict
 from ablate.identity import folder_name
 from ablate.registry import ConfigError
-from ablate.runfolder import FINAL, RunFolder
+from ablate.runfolder import FINAL, RunFolder, objective_value
 
 log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -100,7 +101,9 @@ def _pin_sweep_job(cfg: Config, job_num: int) -> None:
         cfg.trainer.device = f"cuda:{job_num % gpus}"
 
 
-def _task(dcfg: DictConfig) -> dict[str, Any]:
+def _task(dcfg: DictConfig) -> float:
+    """One job. Returns `trainer.objective` of the run: what an optimizing sweeper (Optuna, Nevergrad) reads;
+    Hydra's basic sweeper ignores it. A failed job returns nan, which such sweepers record as a failed trial."""
     from ablate.trainer import train  # here, not at import: --help, --cfg and --version need no torch
 
     hc = HydraConfig.get()
@@ -114,19 +117,19 @@ def _task(dcfg: DictConfig) -> dict[str, Any]:
     except ConfigError as err:
         print(f"ablate-train: error: {err}", file=sys.stderr)
         if multirun:
-            return {"status": "failed", "error": str(err)}
+            return math.nan
         sys.exit(2)
     except Exception as err:
         if not multirun:
             raise
         # One bad job must not take the sweep down: its run folder says `failed` and holds the traceback.
         print(f"ablate-train: job {hc.job.num} failed: {type(err).__name__}: {err}", file=sys.stderr)
-        return {"status": "failed", "error": f"{type(err).__name__}: {err}"}
+        return math.nan
     if summary.get("status") == "preempted" and summary.get("preempt_signal"):
         # Checkpoint is safe on disk: now let the signal do what it was sent for (terminate, or submitit's
         # handler requeue the job).
         signal.raise_signal(getattr(signal, summary["preempt_signal"]))
-    return summary
+    return objective_value(summary, cfg.trainer.objective)
 
 
 def sweep_jobs(config: DictConfig) -> list[list[str]]:

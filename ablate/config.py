@@ -227,16 +227,30 @@ class TrainerConfig:
     jobs_per_gpu: int = 1  # parallel sweep jobs packed on one GPU when jobs are pinned by job index
     activation_stats: bool = False  # per hidden layer and epoch: saturation, dead units, pre-activation std,
     #                                 weight RMS on a fixed probe batch (extra metrics.csv columns, ablate/actstats.py)
+    # What `ablate-train` returns to a sweeper that optimizes (hydra/sweeper=optuna, nevergrad): a metrics.csv
+    # column at the run's final epoch (e.g. epoch: epochs run, with stop_at_train_err Figure 1's speed), or
+    # best.COLUMN at its best epoch (lowest val_top1_err). Diverged runs return inf, unfinished ones nan.
+    objective: str = "val_top1_err"
 
     def check(self) -> None:
         _one_of("trainer.progress", self.progress, ["auto", "bar", "line", "none"])
         _one_of("trainer.precision", self.precision, ["fp32", "bf16", "fp16"])
+        _check_objective(self.objective)
         self.devices = str(self.devices)
         if self.devices != "auto" and not (self.devices.isdigit() and int(self.devices) >= 1):
             raise ConfigError(f"trainer.devices={self.devices!r}: give a process count (1, 2, ...) or auto")
         for key in ("epochs", "batch_size", "eval_batch_size", "check_every", "jobs_per_gpu"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"trainer.{key}={getattr(self, key)} must be a positive integer")
+
+
+def _check_objective(objective: str) -> None:
+    from ablate.runfolder import METRIC_COLUMNS
+
+    column = objective.removeprefix("best.").removeprefix("final.")
+    if column not in METRIC_COLUMNS:
+        raise ConfigError(f"trainer.objective={objective!r}: name a metrics.csv column, optionally as best.COLUMN "
+                          f"(at the epoch with the lowest val_top1_err); columns: {', '.join(METRIC_COLUMNS)}")
 
 
 @dataclass

@@ -31,6 +31,7 @@ BOOKKEEPING: tuple[str, ...] = (
     "trainer.device", "trainer.devices", "trainer.jobs_per_gpu",  # placement (recorded in summary.json)
     "trainer.threads", "trainer.compile", "trainer.channels_last",  # speed only
     "trainer.progress", "trainer.check_every", "trainer.ckpt_every", "trainer.eval_batch_size",
+    "trainer.objective",  # what the CLI returns to a sweeper, read from the results
     "data.root", "data.workers", "data.loader", "data.cache_dir", "data.download",  # data content is recorded
 )
 BOOKKEEPING_PREFIXES: tuple[str, ...] = ("logger.",)

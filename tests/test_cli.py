@@ -1,10 +1,13 @@
 """The Hydra app end to end, as real subprocesses: a single run and a multirun into deterministic folders."""
 
 import json
+import math
 import subprocess
 import sys
 
 import pandas as pd
+import pytest
+import yaml
 
 from tests.conftest import REPO
 
@@ -69,3 +72,31 @@ def test_big_sweeps_check_every_swept_value_once():
     assert {o for job in picked for o in job} == {o for job in grid for o in job}  # every value in some check
     small = grid[:CHECK_EVERY_JOB_UP_TO]
     assert jobs_to_check(small) == small  # small sweeps: every job
+
+
+def test_objective_is_the_float_an_optimizing_sweeper_reads():
+    from ablate.runfolder import objective_value
+
+    done = {"status": "completed", "final": {"val_top1_err": 0.3, "epoch": 7}, "best": {"val_top1_err": 0.25}}
+    assert objective_value(done, "val_top1_err") == 0.3 and objective_value(done, "best.val_top1_err") == 0.25
+    assert objective_value(done, "epoch") == 7.0 and isinstance(objective_value(done, "epoch"), float)
+    assert objective_value({"status": "diverged", "final": {"val_top1_err": 0.9}}, "val_top1_err") == math.inf
+    assert math.isnan(objective_value({"status": "failed", "final": {}}, "val_top1_err"))
+    assert math.isnan(objective_value({**done, "status": "preempted"}, "val_top1_err"))
+
+
+def test_optuna_sweeper_gets_the_objective_of_each_run(tmp_path):
+    """README's Optuna example shrunk: Figure 1's sweep file, one activation, lr searched on a log scale."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="pip install 'ablate[optuna]'")
+    proc = run_cli(["-m", "+sweeps=fig1_relu_vs_tanh", "hydra/sweeper=optuna", "name=opt", "model.activation=relu",
+                    "seed=0", "optim.lr=tag(log, interval(0.001, 0.1))", "trainer.objective=train_loss",
+                    "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.seed=0", "data=synthetic",
+                    "trainer.stop_at_train_err=null", *SMALL], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sweep = tmp_path / "runs" / "opt"
+    summaries = [json.loads(p.read_text()) for p in sweep.glob("*/summary.json")]
+    assert len(summaries) == 2 and {s["status"] for s in summaries} == {"completed"}
+    folders = [p.parent.name for p in sweep.glob("*/summary.json")]
+    assert all("model.activation=relu" in f and "seed=0" in f and "optim.lr=0.0" in f for f in folders)
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())["best_value"]
+    assert best == min(s["final"]["train_loss"] for s in summaries)
