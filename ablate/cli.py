@@ -66,6 +66,13 @@ def run_name(name: str) -> str:
     return str(name)
 
 
+def out_dir(name: str) -> str:
+    """The run folder that Hydra's job folder settings (conf/train.yaml) give this run; outside a running app
+    (the compose API, as in tests) the folder of a run without overrides."""
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
+    return f"runs/{run_name(name)}/{job_dirname(overrides)}"
+
+
 def joblib_jobs(jobs_per_gpu: int, threads: int) -> int:
     """Parallel local jobs: jobs_per_gpu per visible GPU, else one per `threads` CPU cores."""
     import torch
@@ -76,7 +83,7 @@ def joblib_jobs(jobs_per_gpu: int, threads: int) -> int:
 
 def register() -> None:
     for name, fn in [("ablate_dirname", job_dirname), ("ablate_name", run_name),
-                     ("ablate_joblib_jobs", joblib_jobs)]:
+                     ("ablate_joblib_jobs", joblib_jobs), ("ablate_out_dir", out_dir)]:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
     ConfigStore.instance().store(name="ablate_schema", node=Config)

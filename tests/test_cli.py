@@ -100,3 +100,14 @@ def test_optuna_sweeper_gets_the_objective_of_each_run(tmp_path):
     assert all("model.activation=relu" in f and "seed=0" in f and "optim.lr=0.0" in f for f in folders)
     best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())["best_value"]
     assert best == min(s["final"]["train_loss"] for s in summaries)
+
+
+def test_cfg_job_resolve_shows_the_run_folder_the_run_then_writes(tmp_path):
+    args = ["name=shown", "model.activation=tanh", *SMALL]
+    proc = run_cli([*args, "--cfg", "job", "--resolve"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    shown = yaml.safe_load(proc.stdout)["out_dir"]
+    assert shown.startswith("runs/shown/") and "model.activation=tanh" in shown
+    assert run_cli(args, tmp_path).returncode == 0
+    assert (tmp_path / shown / "summary.json").is_file()
+    assert yaml.safe_load((tmp_path / shown / "config.yaml").read_text())["out_dir"] == str(tmp_path / shown)
