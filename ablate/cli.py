@@ -108,17 +108,25 @@ def _pin_sweep_job(cfg: Config, job_num: int) -> None:
         cfg.trainer.device = f"cuda:{job_num % gpus}"
 
 
+def _parallel_jobs_log_lines(cfg: Config, hc: Any) -> None:
+    """Jobs that run side by side (joblib, submitit) would draw their bars over each other: lines instead."""
+    if cfg.trainer.progress == "auto" and not str(hc.launcher.get("_target_", "")).endswith("BasicLauncher"):
+        cfg.trainer.progress = "line"
+
+
 def _task(dcfg: DictConfig) -> float:
     """One job. Returns `trainer.objective` of the run: what an optimizing sweeper (Optuna, Nevergrad) reads;
     Hydra's basic sweeper ignores it. A failed job returns nan, which such sweepers record as a failed trial."""
     from ablate.trainer import train  # here, not at import: --help, --cfg and --version need no torch
 
+    logging.captureWarnings(True)  # per job process: warnings join the run's story in its log file
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     try:
         cfg = to_config(dcfg, out_dir=hc.runtime.output_dir)
         if multirun:
             _pin_sweep_job(cfg, hc.job.num)
+            _parallel_jobs_log_lines(cfg, hc)
         launch = {"overrides": list(hc.overrides.task), "mode": "multirun" if multirun else "run"}
         summary = train(cfg, launch={**launch, "hydra_job": hc.job.num} if multirun else launch)
     except ConfigError as err:
@@ -130,7 +138,7 @@ def _task(dcfg: DictConfig) -> float:
         if not multirun:
             raise
         # One bad job must not take the sweep down: its run folder says `failed` and holds the traceback.
-        print(f"ablate-train: job {hc.job.num} failed: {type(err).__name__}: {err}", file=sys.stderr)
+        log.error("job %d failed (%s: %s); the sweep goes on", hc.job.num, type(err).__name__, err)
         return math.nan
     if summary.get("status") == "preempted" and summary.get("preempt_signal"):
         # Checkpoint is safe on disk: now let the signal do what it was sent for (terminate, or submitit's

@@ -11,6 +11,7 @@ exception, set-up included: traceback saved, status written, exception re-raised
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import signal
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from ablate import checkpoint, dist
+from ablate import checkpoint, dist, logs
 from ablate.actstats import ActivationProbe, probe_batch
 from ablate.claim import RunFolderError, check_config, check_data, claim
 from ablate.config import Config
@@ -36,6 +37,7 @@ from ablate.progress import Progress
 from ablate.runfolder import METRIC_COLUMNS, RunFolder, Status, atomic_write, read_metric_rows
 from ablate.sinks import make_mirror
 
+log = logging.getLogger(__name__)
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -53,37 +55,57 @@ def train(cfg: Config, launch: dict | None = None) -> dict:
     """
     torchrun = dist.launched_by_torchrun()
     owner = not torchrun or os.environ["RANK"] == "0"  # other torchrun ranks check but never lock or write
-    with claim(cfg.out_dir, cfg.to_dict(), lock=owner, data_identity=lambda: dataset_identity(cfg.data)) as got:
+    with logs.console_unless_configured(), \
+            claim(cfg.out_dir, cfg.to_dict(), lock=owner, data_identity=lambda: dataset_identity(cfg.data)) as got:
         if got.done:
             if owner:
-                print(f"[ablate] {cfg.out_dir} is already {got.previous['status']} with this config; skipping "
-                      "(delete the folder or change `name` to run it again)", flush=True)
+                log.info("%s is already %s with this config; skipping (delete the folder or change `name` to run "
+                         "it again)", cfg.out_dir, got.previous["status"])
             return got.previous
         world = dist.requested_world_size(cfg.trainer.devices)
         if world > 1 and not torchrun:
-            dist.spawn(_train_process, world, cfg, got.previous, launch)
+            dist.spawn(_train_process, world, cfg, got.previous, launch, logs.log_files())
             return RunFolder(cfg.out_dir).read_summary()
         return _train_process(cfg, got.previous, launch)
 
 
-def _train_process(cfg: Config, previous: dict | None, launch: dict | None = None) -> dict:
+def _train_process(cfg: Config, previous: dict | None, launch: dict | None = None,
+                   log_files: list[str] | None = None) -> dict:
+    logs.to_files(log_files or [])
     env = dist.env_from_torchrun() if dist.launched_by_torchrun() else dist.DistEnv()
+    if not env.is_main:  # one story per run: the other ranks log only warnings and errors
+        logging.getLogger("ablate").setLevel(logging.WARNING)
     try:
+        trainer = _set_up(cfg, env, previous, launch)
         try:
-            device = dist.device_for(env, cfg.trainer.device)
-            dist.setup(env, device)
-            trainer = Trainer(cfg, env, device, previous, launch)
+            summary = trainer.fit()
         except RunFolderError:
             raise
-        except Exception as exc:  # set-up failed (device, data, model, ...): the run folder still says so
+        except BaseException:
             if env.is_main:
-                RunFolder(cfg.out_dir).record_setup_failure(cfg.to_dict(), exc, traceback.format_exc())
+                logs.final_status(RunFolder(cfg.out_dir).read_summary() or {"status": "failed"}, cfg.out_dir)
             raise
-        summary = trainer.fit()
+        if env.is_main:
+            logs.final_status(summary, cfg.out_dir)
         dist.barrier(env)
         return summary
     finally:
         dist.cleanup(env)
+
+
+def _set_up(cfg: Config, env: dist.DistEnv, previous: dict | None, launch: dict | None) -> Trainer:
+    try:
+        device = dist.device_for(env, cfg.trainer.device)
+        dist.setup(env, device)
+        return Trainer(cfg, env, device, previous, launch)
+    except RunFolderError:
+        raise
+    except Exception as exc:  # set-up failed (device, data, model, ...): the run folder still says so
+        if env.is_main:
+            run = RunFolder(cfg.out_dir)
+            run.record_setup_failure(cfg.to_dict(), exc, traceback.format_exc())
+            logs.final_status(run.summary, cfg.out_dir)
+        raise
 
 
 class Trainer:
@@ -132,6 +154,7 @@ class Trainer:
         resumed = self._resume()  # may refuse (RunFolderError) before anything is written
         if self.run:
             self._open_record(resumed)
+            self._log_start()
         handlers = self._install_signal_handlers()
         try:
             status = self._epochs()
@@ -149,10 +172,10 @@ class Trainer:
     def _epochs(self) -> str:
         t = self.cfg.trainer
         progress = Progress(t.progress if self.env.is_main else "none", t.epochs, len(self.data.train),
-                            self.cfg.out_dir)
+                            logs.label(self.cfg.out_dir))
         while self.epoch <= t.epochs:
             self.data.train.set_epoch(self.epoch, start_batch=self.batch)
-            progress.start_epoch(self.epoch)
+            progress.start_epoch(self.epoch, done=self.batch)
             t0 = time.perf_counter()
             lr = self.optimizer.param_groups[0]["lr"]
             finished = train_one_epoch(self.model, self.data.train, self.optimizer, self.scaler, self.meter,
@@ -250,12 +273,19 @@ class Trainer:
         if resumed:
             repairs = self.run.restore(config, self.rows, resumed.get("summary") or {}, extra)
             for repair in repairs:
-                print(f"[ablate] {self.cfg.out_dir}: repaired on resume: {repair}", flush=True)
+                log.warning("%s: repaired on resume: %s", self.cfg.out_dir, repair)
         else:
             if self.probe:
                 extra["activation_stats_init"] = self._activation_stats()
             self.run.start(config, {**extra, "input": self._input_stats()}, self.columns)
         self.mirror = make_mirror(self.cfg, self.run, resumed.get("mirror_id") if resumed else None)
+
+    def _log_start(self) -> None:
+        c, info = self.cfg, self.data.info
+        log.info("%s: %s on %s (%s training images), %s parameters, seed %d, %s × %d process(es), %d epochs; "
+                 "run folder %s", logs.label(c.out_dir), c.model.name, c.data.name, info.get("train_images", "?"),
+                 f"{count_params(self.raw_model):,}", c.seed, self.device, self.env.world_size, c.trainer.epochs,
+                 c.out_dir)
 
     def _rng_untouched(self):
         """Looking at data or activations must not change the training: every RNG is restored afterwards (a
@@ -314,7 +344,7 @@ class Trainer:
         self.rows = state["rows"] if "rows" in state else read_metric_rows(self.cfg.out_dir, self.epoch - 1)
         self.columns = list((state.get("summary") or {}).get("columns") or self.columns)
         if self.env.is_main:
-            print(f"[ablate] resuming {self.cfg.out_dir} at epoch {self.epoch}, batch {self.batch}", flush=True)
+            log.info("resuming %s at epoch %d, batch %d", self.cfg.out_dir, self.epoch, self.batch)
         return state
 
     # -- signals -----------------------------------------------------------------------------------------------

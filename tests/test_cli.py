@@ -102,7 +102,7 @@ def test_optuna_sweeper_gets_the_objective_of_each_run(tmp_path):
     assert best == min(s["final"]["train_loss"] for s in summaries)
 
 
-def test_cfg_job_resolve_shows_the_run_folder_the_run_then_writes(tmp_path):
+def test_cfg_job_resolve_shows_the_run_folder_the_run_then_writes_with_its_log(tmp_path):
     args = ["name=shown", "model.activation=tanh", *SMALL]
     proc = run_cli([*args, "--cfg", "job", "--resolve"], tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -111,3 +111,21 @@ def test_cfg_job_resolve_shows_the_run_folder_the_run_then_writes(tmp_path):
     assert run_cli(args, tmp_path).returncode == 0
     assert (tmp_path / shown / "summary.json").is_file()
     assert yaml.safe_load((tmp_path / shown / "config.yaml").read_text())["out_dir"] == str(tmp_path / shown)
+    story = (tmp_path / shown / "train.log").read_text()  # Hydra's job log: the run's story, not 0 bytes
+    for line in ("convnet4 on synthetic (100 training images)", "epoch 1/1 train_loss", ": completed: 1 epoch(s)"):
+        assert line in story, story
+
+
+def test_jobs_side_by_side_log_lines_instead_of_drawing_bars(make_config):
+    from omegaconf import OmegaConf
+
+    from ablate.cli import _parallel_jobs_log_lines
+
+    for target, progress, expected in [("hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher",
+                                        "auto", "line"),
+                                       ("hydra._internal.core_plugins.basic_launcher.BasicLauncher", "auto", "auto"),
+                                       ("hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher",
+                                        "bar", "bar")]:
+        cfg = make_config([f"trainer.progress={progress}"])
+        _parallel_jobs_log_lines(cfg, OmegaConf.create({"launcher": {"_target_": target}}))
+        assert cfg.trainer.progress == expected
