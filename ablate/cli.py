@@ -9,6 +9,7 @@ command exits non-zero if any job failed.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -108,6 +109,26 @@ def _pin_sweep_job(cfg: Config, job_num: int) -> None:
         cfg.trainer.device = f"cuda:{job_num % gpus}"
 
 
+def sweep_notes(hc: Any) -> str | None:
+    """The header comment of the sweep file this job came from (+sweeps=NAME), found where Hydra found it."""
+    import importlib.resources
+
+    name = hc.runtime.choices.get("sweeps")
+    if not name:
+        return None
+    for source in hc.runtime.config_sources:
+        try:
+            root = (Path(source.path) if source.schema == "file" else importlib.resources.files(source.path)
+                    if source.schema == "pkg" else None)
+            text = root.joinpath("sweeps", f"{name}.yaml").read_text() if root is not None else None
+        except (OSError, ModuleNotFoundError, TypeError, ValueError):
+            continue
+        if text is not None:
+            lines = [ln[1:].strip() for ln in itertools.takewhile(lambda ln: ln.startswith("#"), text.splitlines())]
+            return "\n".join(ln for ln in lines if not ln.startswith("@package")) or None
+    return None
+
+
 def _parallel_jobs_log_lines(cfg: Config, hc: Any) -> None:
     """Jobs that run side by side (joblib, submitit) would draw their bars over each other: lines instead."""
     if cfg.trainer.progress == "auto" and not str(hc.launcher.get("_target_", "")).endswith("BasicLauncher"):
@@ -127,7 +148,8 @@ def _task(dcfg: DictConfig) -> float:
         if multirun:
             _pin_sweep_job(cfg, hc.job.num)
             _parallel_jobs_log_lines(cfg, hc)
-        launch = {"overrides": list(hc.overrides.task), "mode": "multirun" if multirun else "run"}
+        launch = {"overrides": list(hc.overrides.task), "mode": "multirun" if multirun else "run",
+                  "sweep": hc.runtime.choices.get("sweeps"), "notes": sweep_notes(hc)}
         summary = train(cfg, launch={**launch, "hydra_job": hc.job.num} if multirun else launch)
     except ConfigError as err:
         print(f"ablate-train: error: {err}", file=sys.stderr)

@@ -257,6 +257,7 @@ def _check_objective(objective: str) -> None:
 class LoggerConfig:
     name: str = "csv"  # csv (run folder only) or wandb (run folder + wandb mirror)
     project: str = "ablate"  # wandb project
+    entity: str | None = None  # wandb entity (team or user); None = the key's default entity
     group: str | None = None  # wandb group; None = the experiment name
     mode: str | None = None  # wandb mode (online/offline/disabled); None = $WANDB_MODE, else offline without a key
 

@@ -156,18 +156,19 @@ class Trainer:
             self._open_record(resumed)
             self._log_start()
         handlers = self._install_signal_handlers()
+        summary = {"status": Status.FAILED.value}
         try:
-            status = self._epochs()
-            return self._finish(status, t_start)
+            summary = self._finish(self._epochs(), t_start)
+            return summary
         except BaseException as exc:
             if self.run:
                 atomic_write(self.run.path / "traceback.txt", traceback.format_exc())
-                self._finish(Status.FAILED, t_start, error=f"{type(exc).__name__}: {exc}")
+                summary = self._finish(Status.FAILED, t_start, error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
             self._restore_signal_handlers(handlers)
             if self.mirror:
-                self.mirror.finish()
+                self.mirror.finish(summary)
 
     def _epochs(self) -> str:
         t = self.cfg.trainer
@@ -278,7 +279,10 @@ class Trainer:
             if self.probe:
                 extra["activation_stats_init"] = self._activation_stats()
             self.run.start(config, {**extra, "input": self._input_stats()}, self.columns)
-        self.mirror = make_mirror(self.cfg, self.run, resumed.get("mirror_id") if resumed else None)
+        self.mirror = make_mirror(self.cfg, self.run, resumed.get("mirror_id") if resumed else None, self.launch)
+        if self.mirror and self.mirror.record():
+            self.run.summary["wandb"] = self.mirror.record()  # where the mirror is: a report may link to it
+            self.run.write_summary()
 
     def _log_start(self) -> None:
         c, info = self.cfg, self.data.info

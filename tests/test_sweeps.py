@@ -133,6 +133,8 @@ def test_wandb_sweep_files_are_up_to_date():
         assert written == make_wandb.render(name), f"run python sweeps/make_wandb.py ({name})"
         spec = yaml.safe_load(written)
         assert "${args_no_hyphens}" in spec["command"] and f"+sweeps={name}" in spec["command"]
+        logger = yaml.safe_load((Path(CONF_DIR) / "logger" / "wandb.yaml").read_text())
+        assert spec["project"] == logger["project"] and spec.get("entity") == logger["entity"]  # runs' project
         for key, values in spec["parameters"].items():
             # each wandb value is a valid Hydra override of the same sweep
             to_config(compose_cfg([f"+sweeps={name}", f"{key}={values['values'][0]}"]))
