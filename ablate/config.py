@@ -217,7 +217,7 @@ class TrainerConfig:
     devices: str = "1"  # number of processes/devices for data parallel training
     threads: int = 0  # torch intra-op CPU threads; 0 = torch's default
     limit_train_batches: int = 0  # stop each epoch after N steps (smoke tests); 0 = full epoch
-    progress: str = "auto"  # auto (bar on a terminal, one line per epoch otherwise), bar, line, none
+    progress: str = "auto"  # auto (bar on a terminal, else line), bar, line (a log line every 30 s), none
     precision: str = "fp32"  # fp32, bf16 or fp16 autocast (fp16 adds a grad scaler)
     channels_last: bool = False  # NHWC memory format for conv nets (faster on tensor cores)
     compile: bool = False  # torch.compile the model

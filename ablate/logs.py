@@ -32,7 +32,8 @@ def console_unless_configured() -> Iterator[None]:
     handler.setFormatter(logging.Formatter(FORMAT))
     level = logger.level
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    if level == logging.NOTSET:  # a DDP worker other than rank 0 keeps its WARNING
+        logger.setLevel(logging.INFO)
     try:
         yield
     finally:
@@ -56,10 +57,18 @@ def to_files(paths: list[str]) -> None:
             root.addHandler(handler)
 
 
-def label(out_dir: str | Path, width: int = 60) -> str:
-    """A run's short name for the console: its folder name, shortened in the middle when long."""
-    name = Path(out_dir).name
-    return name if len(name) <= width else name[: width // 2 - 1] + "…" + name[-(width // 2):]
+def label(out_dir: str | Path, job: int | None = None) -> str:
+    """A run's short name for progress lines and bars: its job number in a sweep (parallel jobs share the
+    console), else its folder name."""
+    return f"job {job}" if job is not None else Path(out_dir).name
+
+
+def _where(out_dir: str | Path, job: int | None) -> str:
+    return f"job {job}: {out_dir}" if job is not None else str(out_dir)
+
+
+def _job(summary: dict[str, Any]) -> int | None:
+    return (summary.get("launch") or {}).get("hydra_job")
 
 
 def _number(value: Any) -> str:
@@ -69,25 +78,31 @@ def _number(value: Any) -> str:
         return str(value)
 
 
+def run_start(cfg: Any, job: int | None, images: Any, params: int, device: Any, world_size: int) -> None:
+    log.info("%s: %s on %s (%s training images), %s parameters, seed %d, %s × %d process(es), %d epochs",
+             _where(cfg.out_dir, job), cfg.model.name, cfg.data.name, images, f"{params:,}", cfg.seed, device,
+             world_size, cfg.trainer.epochs)
+
+
 def final_status(summary: dict[str, Any], out_dir: str | Path) -> None:
     """One line that says how the run ended and what to do about it, at a level that matches."""
-    status, name = summary.get("status"), label(out_dir)
+    status, where = summary.get("status"), _where(out_dir, _job(summary))
     if status == "completed":
         final, best = summary.get("final") or {}, summary.get("best") or {}
         early = f", stopped early ({summary['stopped_early']})" if summary.get("stopped_early") else ""
-        log.info("%s: completed: %s epoch(s)%s, val_top1_err %s (best %s at epoch %s), %.0f s; %s", name,
+        log.info("%s: completed: %s epoch(s)%s, val_top1_err %s (best %s at epoch %s), %.0f s", where,
                  summary.get("epochs_completed"), early, _number(final.get("val_top1_err")),
-                 _number(best.get("val_top1_err")), best.get("epoch"), summary.get("wall_s") or 0.0, out_dir)
+                 _number(best.get("val_top1_err")), best.get("epoch"), summary.get("wall_s") or 0.0)
     elif status == "diverged":
         log.warning("%s: diverged at step %s (epoch %s): a non-finite loss; kept as a result (status diverged), "
-                    "not retried; %s", name, summary.get("diverged_step"), summary.get("diverged_epoch"), out_dir)
+                    "not retried", where, summary.get("diverged_step"), summary.get("diverged_epoch"))
     elif status == "preempted":
         log.warning("%s: preempted by %s after %s epoch(s): checkpoint saved; run the same command again to "
-                    "resume; %s", name, summary.get("preempt_signal"), summary.get("epochs_completed"), out_dir)
+                    "resume", where, summary.get("preempt_signal"), summary.get("epochs_completed"))
     elif status == "failed":
-        log.error("%s: failed: %s; traceback in %s", name, summary.get("error"), Path(out_dir) / "traceback.txt")
+        log.error("%s: failed: %s; traceback in %s", where, summary.get("error"), Path(out_dir) / "traceback.txt")
     else:
-        log.warning("%s: ended with status %s; %s", name, status, out_dir)
+        log.warning("%s: ended with status %s", where, status)
 
 
 def eta(seconds: float) -> str:

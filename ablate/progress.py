@@ -30,7 +30,8 @@ class Progress:
         self.epoch, self.done, self.first, self.images = epoch, done, done, 0
         self.t0 = self.last = time.perf_counter()
         if self.mode == "bar":
-            self.bar = tqdm(total=self.steps, initial=done, desc=f"{self.label} epoch {epoch}/{self.epochs}",
+            name = self.label if len(self.label) <= 40 else self.label[:39] + "…"
+            self.bar = tqdm(total=self.steps, initial=done, desc=f"{name} epoch {epoch}/{self.epochs}",
                             unit="step", leave=False, dynamic_ncols=True)
 
     def step(self, images: int) -> None:

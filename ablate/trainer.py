@@ -71,10 +71,15 @@ def train(cfg: Config, launch: dict | None = None) -> dict:
 
 def _train_process(cfg: Config, previous: dict | None, launch: dict | None = None,
                    log_files: list[str] | None = None) -> dict:
-    logs.to_files(log_files or [])
+    logs.to_files(log_files or [])  # a spawned worker: the parent's log file, if it had one
     env = dist.env_from_torchrun() if dist.launched_by_torchrun() else dist.DistEnv()
     if not env.is_main:  # one story per run: the other ranks log only warnings and errors
         logging.getLogger("ablate").setLevel(logging.WARNING)
+    with logs.console_unless_configured():  # a spawned worker of a program without logging config
+        return _run_process(cfg, env, previous, launch)
+
+
+def _run_process(cfg: Config, env: dist.DistEnv, previous: dict | None, launch: dict | None) -> dict:
     try:
         trainer = _set_up(cfg, env, previous, launch)
         try:
@@ -123,6 +128,7 @@ class Trainer:
         self.data = build_data(cfg.data, cfg.seed, device, t.batch_size // env.world_size,
                                t.eval_batch_size, rank=env.rank, world_size=env.world_size)
         self.previous, self.launch = previous, launch  # the summary found when claimed; this launch's record
+        self.job = (launch or {}).get("hydra_job")  # a sweep's job number: names it on a shared console
         if previous is not None and RunFolder(cfg.out_dir).has_results():
             check_data(RunFolder(cfg.out_dir), previous, self.data.info.get("identity"))
         self.raw_model = build_model(cfg.model, self.data.num_classes, self.data.image_size).to(device)
@@ -154,7 +160,8 @@ class Trainer:
         resumed = self._resume()  # may refuse (RunFolderError) before anything is written
         if self.run:
             self._open_record(resumed)
-            self._log_start()
+            logs.run_start(self.cfg, self.job, self.data.info.get("train_images", "?"),
+                           count_params(self.raw_model), self.device, self.env.world_size)
         handlers = self._install_signal_handlers()
         summary = {"status": Status.FAILED.value}
         try:
@@ -173,7 +180,7 @@ class Trainer:
     def _epochs(self) -> str:
         t = self.cfg.trainer
         progress = Progress(t.progress if self.env.is_main else "none", t.epochs, len(self.data.train),
-                            logs.label(self.cfg.out_dir))
+                            logs.label(self.cfg.out_dir, self.job))
         while self.epoch <= t.epochs:
             self.data.train.set_epoch(self.epoch, start_batch=self.batch)
             progress.start_epoch(self.epoch, done=self.batch)
@@ -283,13 +290,6 @@ class Trainer:
         if self.mirror and self.mirror.record():
             self.run.summary["wandb"] = self.mirror.record()  # where the mirror is: a report may link to it
             self.run.write_summary()
-
-    def _log_start(self) -> None:
-        c, info = self.cfg, self.data.info
-        log.info("%s: %s on %s (%s training images), %s parameters, seed %d, %s × %d process(es), %d epochs; "
-                 "run folder %s", logs.label(c.out_dir), c.model.name, c.data.name, info.get("train_images", "?"),
-                 f"{count_params(self.raw_model):,}", c.seed, self.device, self.env.world_size, c.trainer.epochs,
-                 c.out_dir)
 
     def _rng_untouched(self):
         """Looking at data or activations must not change the training: every RNG is restored afterwards (a
