@@ -2,9 +2,11 @@
 
 It registers the schema with Hydra's ConfigStore (so types are checked when the config is composed), turns the
 composed DictConfig into a plain `ablate.config.Config` (which checks every axis value against its registry,
-before any data is read) and hands it to `ablate.train`. In a multirun a failing job is recorded (status
-`failed`, traceback in its run folder) and the sweep goes on; at the end a status table is printed and the
-command exits non-zero if any job failed.
+before any data is read) and hands it to `ablate.train`; the job returns the run's `trainer.objective`, the
+float an optimizing sweeper (Optuna, Nevergrad) reads. Before a multirun starts, every job's config is composed
+and checked (for big grids each swept value once) and no two jobs may share a run folder. In a multirun a
+failing job is recorded (status `failed`, traceback in its run folder) and the sweep goes on; at the end a
+status table is printed and the command exits non-zero if any job failed.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def run_name(name: str) -> str:
     return str(name)
 
 
-def out_dir(name: str) -> str:
+def run_folder(name: str) -> str:
     """The run folder that Hydra's job folder settings (conf/train.yaml) give this run; outside a running app
     (the compose API, as in tests) the folder of a run without overrides."""
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
@@ -84,7 +86,7 @@ def joblib_jobs(jobs_per_gpu: int, threads: int) -> int:
 
 def register() -> None:
     for name, fn in [("ablate_dirname", job_dirname), ("ablate_name", run_name),
-                     ("ablate_joblib_jobs", joblib_jobs), ("ablate_out_dir", out_dir)]:
+                     ("ablate_joblib_jobs", joblib_jobs), ("ablate_out_dir", run_folder)]:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
     ConfigStore.instance().store(name="ablate_schema", node=Config)
@@ -199,7 +201,7 @@ def check_sweep_folders(config: DictConfig, jobs: list[list[str]]) -> None:
 
 
 # Composing and validating one job's config takes ~0.1 s: up to this many jobs each is checked; beyond, each
-# distinct swept value is checked once (in the first job that has it), so a 6,048-job grid checks ~30 configs.
+# distinct swept value is checked once (in the first job that has it): the 6,048-job grid checks 19 configs.
 CHECK_EVERY_JOB_UP_TO = 64
 
 
@@ -241,8 +243,8 @@ def check_sweep(config: DictConfig) -> str:
 
 
 class SweepStatus(Callback):
-    """Before a multirun: refuse jobs that would share a folder. After it: a table of this launch's jobs and
-    their statuses; exit 1 if any is not completed or diverged."""
+    """Before a multirun: refuse jobs that would share a folder or whose config is invalid. After it: a table of
+    this launch's jobs and their statuses; exit 1 if any is not completed or diverged."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.started = time.time()
