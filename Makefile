@@ -26,7 +26,7 @@ demo: install
 	$(BIN)/ablate-report runs/fig1_demo --out reports/demo
 
 lint: install
-	$(BIN)/ruff check ablate tests bench
+	$(BIN)/ruff check ablate tests bench sweeps
 
 clean-runs:
 	rm -rf runs

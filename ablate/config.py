@@ -217,7 +217,7 @@ class TrainerConfig:
     devices: str = "1"  # number of processes/devices for data parallel training
     threads: int = 0  # torch intra-op CPU threads; 0 = torch's default
     limit_train_batches: int = 0  # stop each epoch after N steps (smoke tests); 0 = full epoch
-    progress: str = "auto"  # auto (bar on a terminal, one line per epoch otherwise), bar, line, none
+    progress: str = "auto"  # auto (bar on a terminal, else line), bar, line (a log line every 30 s), none
     precision: str = "fp32"  # fp32, bf16 or fp16 autocast (fp16 adds a grad scaler)
     channels_last: bool = False  # NHWC memory format for conv nets (faster on tensor cores)
     compile: bool = False  # torch.compile the model
@@ -237,11 +237,16 @@ class TrainerConfig:
     fused_lrn: bool = False  # LRN forward and backward as one Triton kernel each on CUDA (ablate/models/lrn_fused.py)
     activation_stats: bool = False  # per hidden layer and epoch: saturation, dead units, pre-activation std,
     #                                 weight RMS on a fixed probe batch (extra metrics.csv columns, ablate/actstats.py)
+    # What `ablate-train` returns to a sweeper that optimizes (hydra/sweeper=optuna, nevergrad): a metrics.csv
+    # column at the run's final epoch (e.g. epoch: epochs run, with stop_at_train_err Figure 1's speed), or
+    # best.COLUMN at its best epoch (lowest val_top1_err). Diverged runs return inf, unfinished ones nan.
+    objective: str = "val_top1_err"
 
     def check(self) -> None:
         _one_of("trainer.progress", self.progress, ["auto", "bar", "line", "none"])
         _one_of("trainer.precision", self.precision, ["fp32", "bf16", "fp16"])
         _one_of("trainer.pack", self.pack, ["auto", "mps", "timeslice"])
+        _check_objective(self.objective)
         self.devices = str(self.devices)
         if self.devices != "auto" and not (self.devices.isdigit() and int(self.devices) >= 1):
             raise ConfigError(f"trainer.devices={self.devices!r}: give a process count (1, 2, ...) or auto")
@@ -265,10 +270,20 @@ class TrainerConfig:
                                   "trainer.cuda_graphs=false")
 
 
+def _check_objective(objective: str) -> None:
+    from ablate.runfolder import METRIC_COLUMNS
+
+    column = objective.removeprefix("best.").removeprefix("final.")
+    if column not in METRIC_COLUMNS:
+        raise ConfigError(f"trainer.objective={objective!r}: name a metrics.csv column, optionally as best.COLUMN "
+                          f"(at the epoch with the lowest val_top1_err); columns: {', '.join(METRIC_COLUMNS)}")
+
+
 @dataclass
 class LoggerConfig:
     name: str = "csv"  # csv (run folder only) or wandb (run folder + wandb mirror)
     project: str = "ablate"  # wandb project
+    entity: str | None = None  # wandb entity (team or user); None = the key's default entity
     group: str | None = None  # wandb group; None = the experiment name
     mode: str | None = None  # wandb mode (online/offline/disabled); None = $WANDB_MODE, else offline without a key
 

@@ -33,6 +33,7 @@ BOOKKEEPING: tuple[str, ...] = (
     "trainer.pack", "trainer.cuda_graphs", "trainer.cudnn_benchmark", "trainer.fused_lrn",  # speed only (see each)
     "trainer.progress", "trainer.check_every", "trainer.ckpt_every", "trainer.eval_batch_size",
     "trainer.reuse_identical",
+    "trainer.objective",  # what the CLI returns to a sweeper, read from the results
     "data.root", "data.workers", "data.loader", "data.cache_dir", "data.download",  # data content is recorded
 )
 BOOKKEEPING_PREFIXES: tuple[str, ...] = ("logger.",)

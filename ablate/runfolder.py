@@ -263,6 +263,19 @@ class RunFolder:
         atomic_write(self.summary_path, json.dumps(self.summary, indent=2, default=str))
 
 
+def objective_value(summary: dict[str, Any], objective: str) -> float:
+    """`trainer.objective` of a finished run, as the float an optimizing sweeper minimizes: a metric at the final
+    epoch (or `best.`: at the best one); inf for a diverged run (worst), nan for one with no result (a failure)."""
+    status = summary.get("status")
+    if status == Status.DIVERGED:
+        return math.inf
+    where, _, column = objective.rpartition(".")
+    row = summary.get(where or "final") or {}
+    if status != Status.COMPLETED or column not in row:
+        return math.nan
+    return float(row[column])
+
+
 def read_metric_rows(folder: str | os.PathLike, through_epoch: int) -> list[dict[str, Any]]:
     """The complete rows of a folder's metrics.csv up to `through_epoch`, as numbers (for checkpoints written
     before checkpoints carried their rows)."""

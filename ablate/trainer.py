@@ -11,6 +11,7 @@ exception, set-up included: traceback saved, status written, exception re-raised
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import signal
@@ -23,7 +24,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from ablate import checkpoint, dist
+from ablate import checkpoint, dist, logs
 from ablate.actstats import ActivationProbe, probe_batch
 from ablate.claim import RunFolderError, check_config, check_data, claim
 from ablate.config import Config
@@ -37,6 +38,7 @@ from ablate.runfolder import METRIC_COLUMNS, RunFolder, Status, atomic_write, re
 from ablate.sinks import make_mirror
 from ablate.speed import apply_speed_options
 
+log = logging.getLogger(__name__)
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -54,44 +56,69 @@ def train(cfg: Config, launch: dict | None = None) -> dict:
     """
     torchrun = dist.launched_by_torchrun()
     owner = not torchrun or os.environ["RANK"] == "0"  # other torchrun ranks check but never lock or write
-    with claim(cfg.out_dir, cfg.to_dict(), lock=owner, data_identity=lambda: dataset_identity(cfg.data),
-               reuse=cfg.trainer.reuse_identical) as got:
+    with logs.console_unless_configured(), \
+            claim(cfg.out_dir, cfg.to_dict(), lock=owner, data_identity=lambda: dataset_identity(cfg.data),
+                  reuse=cfg.trainer.reuse_identical) as got:
         if got.same_as is not None:
             if owner:
-                print(f"[ablate] {cfg.out_dir} is the same run as {got.same_as} (completed): recorded as such, not "
-                      "trained again (trainer.reuse_identical=false trains it anyway)", flush=True)
+                log.info("%s is the same run as %s (completed): recorded as such, not trained again "
+                         "(trainer.reuse_identical=false trains it anyway)", cfg.out_dir, got.same_as)
                 return got.run.record_same_as(RunFolder(got.same_as), cfg.to_dict(), launch)
             return RunFolder(got.same_as).read_summary()
         if got.done:
             if owner:
-                print(f"[ablate] {cfg.out_dir} is already {got.previous['status']} with this config; skipping "
-                      "(delete the folder or change `name` to run it again)", flush=True)
+                log.info("%s is already %s with this config; skipping (delete the folder or change `name` to run "
+                         "it again)", cfg.out_dir, got.previous["status"])
             return got.previous
         world = dist.requested_world_size(cfg.trainer.devices)
         if world > 1 and not torchrun:
-            dist.spawn(_train_process, world, cfg, got.previous, launch)
+            dist.spawn(_train_process, world, cfg, got.previous, launch, logs.log_files())
             return RunFolder(cfg.out_dir).read_summary()
         return _train_process(cfg, got.previous, launch)
 
 
-def _train_process(cfg: Config, previous: dict | None, launch: dict | None = None) -> dict:
+def _train_process(cfg: Config, previous: dict | None, launch: dict | None = None,
+                   log_files: list[str] | None = None) -> dict:
+    logs.to_files(log_files or [])  # a spawned worker: the parent's log file, if it had one
     env = dist.env_from_torchrun() if dist.launched_by_torchrun() else dist.DistEnv()
+    if not env.is_main:  # one story per run: the other ranks log only warnings and errors
+        logging.getLogger("ablate").setLevel(logging.WARNING)
+    with logs.console_unless_configured():  # a spawned worker of a program without logging config
+        return _run_process(cfg, env, previous, launch)
+
+
+def _run_process(cfg: Config, env: dist.DistEnv, previous: dict | None, launch: dict | None) -> dict:
     try:
+        trainer = _set_up(cfg, env, previous, launch)
         try:
-            device = dist.device_for(env, cfg.trainer.device)
-            dist.setup(env, device)
-            trainer = Trainer(cfg, env, device, previous, launch)
+            summary = trainer.fit()
         except RunFolderError:
             raise
-        except Exception as exc:  # set-up failed (device, data, model, ...): the run folder still says so
+        except BaseException:
             if env.is_main:
-                RunFolder(cfg.out_dir).record_setup_failure(cfg.to_dict(), exc, traceback.format_exc())
+                logs.final_status(RunFolder(cfg.out_dir).read_summary() or {"status": "failed"}, cfg.out_dir)
             raise
-        summary = trainer.fit()
+        if env.is_main:
+            logs.final_status(summary, cfg.out_dir)
         dist.barrier(env)
         return summary
     finally:
         dist.cleanup(env)
+
+
+def _set_up(cfg: Config, env: dist.DistEnv, previous: dict | None, launch: dict | None) -> Trainer:
+    try:
+        device = dist.device_for(env, cfg.trainer.device)
+        dist.setup(env, device)
+        return Trainer(cfg, env, device, previous, launch)
+    except RunFolderError:
+        raise
+    except Exception as exc:  # set-up failed (device, data, model, ...): the run folder still says so
+        if env.is_main:
+            run = RunFolder(cfg.out_dir)
+            run.record_setup_failure(cfg.to_dict(), exc, traceback.format_exc())
+            logs.final_status(run.summary, cfg.out_dir)
+        raise
 
 
 class Trainer:
@@ -109,6 +136,7 @@ class Trainer:
         self.data = build_data(cfg.data, cfg.seed, device, t.batch_size // env.world_size,
                                t.eval_batch_size, rank=env.rank, world_size=env.world_size)
         self.previous, self.launch = previous, launch  # the summary found when claimed; this launch's record
+        self.job = (launch or {}).get("hydra_job")  # a sweep's job number: names it on a shared console
         if previous is not None and RunFolder(cfg.out_dir).has_results():
             check_data(RunFolder(cfg.out_dir), previous, self.data.info.get("identity"))
         self.raw_model = build_model(cfg.model, self.data.num_classes, self.data.image_size).to(device)
@@ -141,27 +169,30 @@ class Trainer:
         resumed = self._resume()  # may refuse (RunFolderError) before anything is written
         if self.run:
             self._open_record(resumed)
+            logs.run_start(self.cfg, self.job, self.data.info.get("train_images", "?"),
+                           count_params(self.raw_model), self.device, self.env.world_size)
         handlers = self._install_signal_handlers()
+        summary = {"status": Status.FAILED.value}
         try:
-            status = self._epochs()
-            return self._finish(status, t_start)
+            summary = self._finish(self._epochs(), t_start)
+            return summary
         except BaseException as exc:
             if self.run:
                 atomic_write(self.run.path / "traceback.txt", traceback.format_exc())
-                self._finish(Status.FAILED, t_start, error=f"{type(exc).__name__}: {exc}")
+                summary = self._finish(Status.FAILED, t_start, error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
             self._restore_signal_handlers(handlers)
             if self.mirror:
-                self.mirror.finish()
+                self.mirror.finish(summary)
 
     def _epochs(self) -> str:
         t = self.cfg.trainer
         progress = Progress(t.progress if self.env.is_main else "none", t.epochs, len(self.data.train),
-                            self.cfg.out_dir)
+                            logs.label(self.cfg.out_dir, self.job))
         while self.epoch <= t.epochs:
             self.data.train.set_epoch(self.epoch, start_batch=self.batch)
-            progress.start_epoch(self.epoch)
+            progress.start_epoch(self.epoch, done=self.batch)
             t0 = time.perf_counter()
             lr = self.optimizer.param_groups[0]["lr"]
             finished = train_one_epoch(self.model, self.data.train, self.optimizer, self.scaler, self.meter,
@@ -259,12 +290,15 @@ class Trainer:
         if resumed:
             repairs = self.run.restore(config, self.rows, resumed.get("summary") or {}, extra)
             for repair in repairs:
-                print(f"[ablate] {self.cfg.out_dir}: repaired on resume: {repair}", flush=True)
+                log.warning("%s: repaired on resume: %s", self.cfg.out_dir, repair)
         else:
             if self.probe:
                 extra["activation_stats_init"] = self._activation_stats()
             self.run.start(config, {**extra, "input": self._input_stats()}, self.columns)
-        self.mirror = make_mirror(self.cfg, self.run, resumed.get("mirror_id") if resumed else None)
+        self.mirror = make_mirror(self.cfg, self.run, resumed.get("mirror_id") if resumed else None, self.launch)
+        if self.mirror and self.mirror.record():
+            self.run.summary["wandb"] = self.mirror.record()  # where the mirror is: a report may link to it
+            self.run.write_summary()
 
     def _rng_untouched(self):
         """Looking at data or activations must not change the training: every RNG is restored afterwards (a
@@ -323,7 +357,7 @@ class Trainer:
         self.rows = state["rows"] if "rows" in state else read_metric_rows(self.cfg.out_dir, self.epoch - 1)
         self.columns = list((state.get("summary") or {}).get("columns") or self.columns)
         if self.env.is_main:
-            print(f"[ablate] resuming {self.cfg.out_dir} at epoch {self.epoch}, batch {self.batch}", flush=True)
+            log.info("resuming %s at epoch %d, batch %d", self.cfg.out_dir, self.epoch, self.batch)
         return state
 
     # -- signals -----------------------------------------------------------------------------------------------

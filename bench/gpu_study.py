@@ -35,7 +35,7 @@ CPU_GRID = ["seed=0", "optim.lr=0.01", "trainer.epochs=1", "trainer.limit_train_
 
 
 def run_grid(root: Path, sweep_dir: Path, jobs_per_gpu: int, deadline_s: float, cpu: bool) -> dict:
-    cmd = [sys.executable, "-m", "ablate", "-m", *GRID, f"data.root={root}", "hydra/launcher=joblib",
+    cmd = [sys.executable, "-m", "ablate", "-m", *GRID, f"data.root={root}", "hydra/launcher=ablate_joblib",
            f"trainer.jobs_per_gpu={jobs_per_gpu}", "trainer.pack=auto", "trainer.threads=1",
            f"trainer.device={'cpu' if cpu else 'cuda'}", "trainer.cuda_graphs=true", "trainer.precision=bf16",
            "trainer.channels_last=true", "trainer.progress=line", f"hydra.sweep.dir={sweep_dir}",

@@ -90,7 +90,7 @@ def cli_sweep(s: dict, sweep_dir: Path, seeds: list[int], jobs_per_gpu: int, pac
            f"data.test_subset={max(10, n // 10)}", "data.augment=crop_flip", f"trainer.epochs={s['sweep_epochs']}",
            "trainer.precision=bf16", "trainer.channels_last=true", "trainer.cuda_graphs=true",
            f"trainer.device={s['device']}", "trainer.progress=none", "trainer.threads=1", "name=bench",
-           f"seed={','.join(map(str, seeds))}", "hydra/launcher=joblib", f"trainer.jobs_per_gpu={jobs_per_gpu}",
+           f"seed={','.join(map(str, seeds))}", "hydra/launcher=ablate_joblib", f"trainer.jobs_per_gpu={jobs_per_gpu}",
            f"trainer.pack={pack}", f"hydra.sweep.dir={sweep_dir}"]
     t0 = time.perf_counter()
     proc = run_group(cmd, TIMEOUT_S)

@@ -3,7 +3,8 @@
 `wandb sweep sweeps/wandb/norm.yaml` then `wandb agent ID` runs the same comparison as
 `ablate-train -m +sweeps=norm`: the agent calls `python -m ablate +sweeps=norm <key>=<value> ...` per job (the
 Hydra sweep's own parameter list is ignored in a single run). Re-run this script after editing a sweep file;
-a test checks the two stay in step.
+a test checks the two stay in step. Each file names the project (and entity, when
+conf/logger/wandb.yaml sets one) that `logger=wandb` runs log to, so the agent's runs land in the sweep.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ from pathlib import Path
 import yaml
 
 HERE = Path(__file__).resolve().parent
+LOGGER = HERE.parent / "conf" / "logger" / "wandb.yaml"  # the runs' project and entity: the sweep's too
 
 
 def wandb_sweep(name: str) -> dict:
     spec = yaml.safe_load((HERE / f"{name}.yaml").read_text())
     params = spec["hydra"]["sweeper"]["params"]
+    logger = yaml.safe_load(LOGGER.read_text())
+    where = {"project": logger["project"], **({"entity": logger["entity"]} if logger.get("entity") else {})}
     return {
         "name": name,
+        **where,
         "description": f"ablate's Hydra sweep sweeps/{name}.yaml as a wandb sweep",
         "program": "ablate",
         "method": "grid",

@@ -208,7 +208,7 @@ def test_ilsvrc_table_means_std_and_paper_rows(sweep):
     assert tanh[1] == "3" and tanh[3] == "1 diverged" and tanh[4] == "41.00 ± 1.00"
     assert by_name["activation=relu, norm=none, pool=overlap, towers=2"][3] == "1 failed"
     assert by_name["activation=relu, norm=lrn, pool=overlap, towers=1"][4] == "33.00"  # n=1: no std
-    refs = {r[0]: r for r in table.reference}
+    refs = {r[0]: r for r in table.reference_rows}
     assert refs["CNN (Table 1, ILSVRC-2010 test)"][4:6] == ["37.5", "17.0"]
     assert refs["7 CNNs* (Table 2, ILSVRC-2012 test)"][5] == "15.3"
     assert refs["SIFT + FVs (Table 2, ILSVRC-2012 test)"][5] == "26.2"
@@ -348,5 +348,5 @@ def test_at_epoch_compares_unfinished_runs_at_an_equal_budget(tmp_path):
     cut = cut_at_epoch(collect([tmp_path]), 3)
     last = cut.groupby("run")["epoch"].max()
     status = cut.groupby("run")["status"].first()
-    assert last.max() == 3 and status[str(tmp_path / "long")] == "completed"
-    assert status[str(tmp_path / "done")] == "completed" and status[str(tmp_path / "short")] == "preempted"
+    assert last.max() == 3 and status["long"] == "completed"  # runs named relative to the folder given
+    assert status["done"] == "completed" and status["short"] == "preempted"

@@ -1,6 +1,7 @@
 """Checkpoints and resume: kill -9 mid-epoch and SIGTERM preemption resume bit-identically; corrupt fallback."""
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -121,8 +122,9 @@ def test_rng_state_round_trips(tmp_path):
     assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == expected
 
 
-def test_corrupt_last_checkpoint_resumes_from_previous(make_config, capsys):
+def test_corrupt_last_checkpoint_resumes_from_previous(make_config, caplog):
     import ablate
+    caplog.set_level(logging.INFO, logger="ablate")
     cfg = make_config(["trainer.epochs=2"])
     ablate.train(cfg)
     folder = Path(cfg.out_dir)
@@ -134,4 +136,4 @@ def test_corrupt_last_checkpoint_resumes_from_previous(make_config, capsys):
         resumed = ablate.train(cfg)
     assert resumed["status"] == "completed" and resumed["resumes"] == 1
     assert len(pd.read_csv(folder / "metrics.csv")) == 2
-    assert "resuming" in capsys.readouterr().out
+    assert "resuming" in caplog.text

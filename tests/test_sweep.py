@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import ablate
-from tests.wandb_records import history
+from tests.wandb_records import exit_code, history, of_type, run_record, summary
 
 SMALL = ["data.subset=200", "data.test_subset=50", "trainer.epochs=2", "trainer.batch_size=20",
          "trainer.device=cpu", "trainer.threads=1", "trainer.progress=line"]
@@ -68,7 +68,7 @@ def test_torchrun_launch_writes_one_run_folder(tmp_path):
 
 @pytest.mark.slow
 def test_submitit_local_sweep_runs_jobs_as_separate_processes(tmp_path):
-    proc = run([sys.executable, "-m", "ablate", "-m", "hydra/launcher=submitit_local", "name=sub",
+    proc = run([sys.executable, "-m", "ablate", "-m", "hydra/launcher=ablate_submitit_local", "name=sub",
                 "model.activation=relu,tanh", *SMALL], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = statuses(tmp_path / "runs" / "sub")
@@ -88,7 +88,56 @@ def test_wandb_offline_mirrors_the_metrics(tmp_path):
     metrics = pd.read_csv(out / "metrics.csv")
     assert [float(r["train_err"]) for r in rows] == pytest.approx(metrics["train_err"].tolist())
     assert [int(r["step"]) for r in rows] == metrics["step"].tolist()
-    assert json.loads((out / "summary.json").read_text())["status"] == "completed"
+    folder = json.loads((out / "summary.json").read_text())
+    assert folder["status"] == "completed" and folder["wandb"]["mode"] == "offline"
+    assert folder["wandb"]["id"] in logs[0].name and folder["wandb"]["project"] == "ablate"
+    head, end = run_record(logs[0]), summary(logs[0])
+    assert head.job_type == "train" and head.project == "ablate"
+    assert list(head.tags) == ["data.subset=200", "data.test_subset=50", "trainer.batch_size=20", "trainer.epochs=2"]
+    assert exit_code(logs[0]) == 0 and json.loads(end["status"]) == "completed"
+    assert json.loads(end["best_val_top1_err"]) == pytest.approx(folder["best"]["val_top1_err"])
+    assert json.loads(end["params"]) == folder["params"] and json.loads(end["git_sha"]) == folder["git"]["sha"]
+
+
+@pytest.mark.slow
+def test_wandb_sweep_runs_carry_tags_notes_and_their_outcome(tmp_path):
+    """Figure 1's sweep file, shrunk: a diverged job ends its wandb run with exit code 1 and its step."""
+    proc = run([sys.executable, "-m", "ablate", "-m", "+sweeps=fig1_relu_vs_tanh", "logger=wandb", "name=wb",
+                "model.activation=relu", "optim.lr=0.01,1e6", "seed=0", "data=synthetic",
+                "trainer.stop_at_train_err=null", "trainer.check_every=1", *SMALL], tmp_path,
+               WANDB_MODE="offline", WANDB_API_KEY="")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for folder in (tmp_path / "runs" / "wb").glob("*/summary.json"):
+        done = json.loads(folder.read_text())
+        log = next(folder.parent.glob("wandb/offline-run-*/run-*.wandb"))
+        head, end = run_record(log), summary(log)
+        assert head.notes.startswith("Figure 1 (§3.1): ReLU vs tanh") and "Report:" in head.notes
+        assert "sweeps=fig1_relu_vs_tanh" in head.tags and "model.activation=relu" in head.tags
+        assert json.loads(end["status"]) == done["status"]
+        if done["status"] == "diverged":
+            assert exit_code(log) == 1 and json.loads(end["diverged_step"]) == done["diverged_step"] >= 1
+        else:
+            assert done["status"] == "completed" and exit_code(log) == 0
+
+
+@pytest.mark.slow
+def test_wandb_preempted_run_is_marked_resumable(make_config, monkeypatch):
+    import signal as signals
+
+    import ablate.trainer as trainer
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    cfg = make_config(["logger=wandb", "trainer.epochs=2", "trainer.check_every=1"])
+    real_evaluate = trainer.evaluate
+
+    def preempt_after_epoch_1(*args, **kwargs):
+        signals.raise_signal(signals.SIGTERM)  # ablate's handler only sets a flag: the run stops at the next step
+        return real_evaluate(*args, **kwargs)
+    monkeypatch.setattr(trainer, "evaluate", preempt_after_epoch_1)
+    done = ablate.train(cfg)
+    assert done["status"] == "preempted" and done["preempt_signal"] == "SIGTERM"
+    log = next(Path(cfg.out_dir).glob("wandb/offline-run-*/run-*.wandb"))
+    assert of_type(log, "preempting") and exit_code(log) == 128 + signals.SIGTERM
+    assert json.loads(summary(log)["status"]) == "preempted"
 
 
 @pytest.mark.slow
@@ -118,3 +167,4 @@ def test_wandb_resumed_run_continues_the_same_wandb_run(make_config, monkeypatch
             break
         time.sleep(0.5)
     assert steps == [4, 8]  # one global step: epoch 1 (4 steps) in the first, epoch 2 in the resumed run
+    assert [exit_code(log) for log in logs] == [1, 0]  # the crashed attempt failed, the resumed one completed

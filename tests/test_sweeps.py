@@ -9,11 +9,12 @@ import pytest
 import yaml
 
 import ablate
-from ablate.cli import REPO_DIR, to_config
+from ablate.cli import CONF_DIR, to_config
 from tests.conftest import compose_cfg
 
-SWEEPS = sorted(p.stem for p in (Path(REPO_DIR) / "sweeps").glob("*.yaml"))
-EXPERIMENTS = sorted(p.stem for p in (Path(REPO_DIR) / "conf" / "experiment").glob("*.yaml"))
+SWEEP_DIR = Path(CONF_DIR) / "sweeps"  # the repository's sweeps/, linked into the configs as the `sweeps` group
+SWEEPS = sorted(p.stem for p in SWEEP_DIR.glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
 # The grid's 6,048 jobs are only sampled; every other sweep runs all its seed-0 jobs (slow).
 # One step of each job on tiny synthetic CIFAR-shaped data (or 224×224 for ImageNet models).
 SHRINK = ["data=synthetic", "data.subset=40", "data.test_subset=20", "data.val_size=0", "trainer.epochs=1",
@@ -28,7 +29,7 @@ def jobs(name: str) -> list[list[str]]:
 
 
 def header(name: str) -> str:
-    return (Path(REPO_DIR) / "sweeps" / f"{name}.yaml").read_text()
+    return (SWEEP_DIR / f"{name}.yaml").read_text()
 
 
 def test_every_sweep_composes_and_validates():
@@ -124,14 +125,16 @@ def test_short_convlocal_preset_and_fig1_sweep_keep_their_protocols():
 
 def test_wandb_sweep_files_are_up_to_date():
     import importlib.util
-    spec = importlib.util.spec_from_file_location("make_wandb", Path(REPO_DIR) / "sweeps" / "make_wandb.py")
+    spec = importlib.util.spec_from_file_location("make_wandb", SWEEP_DIR / "make_wandb.py")
     make_wandb = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_wandb)
     for name in SWEEPS:
-        written = (Path(REPO_DIR) / "sweeps" / "wandb" / f"{name}.yaml").read_text()
+        written = (SWEEP_DIR / "wandb" / f"{name}.yaml").read_text()
         assert written == make_wandb.render(name), f"run python sweeps/make_wandb.py ({name})"
         spec = yaml.safe_load(written)
         assert "${args_no_hyphens}" in spec["command"] and f"+sweeps={name}" in spec["command"]
+        logger = yaml.safe_load((Path(CONF_DIR) / "logger" / "wandb.yaml").read_text())
+        assert spec["project"] == logger["project"] and spec.get("entity") == logger["entity"]  # runs' project
         for key, values in spec["parameters"].items():
             # each wandb value is a valid Hydra override of the same sweep
             to_config(compose_cfg([f"+sweeps={name}", f"{key}={values['values'][0]}"]))

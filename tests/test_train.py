@@ -1,5 +1,6 @@
 import csv
 import json
+import logging
 
 import pandas as pd
 import pytest
@@ -48,16 +49,19 @@ def test_training_learns_the_synthetic_task(make_config):
     assert summary["final"]["val_top1_err"] < 0.5  # chance is 0.9
 
 
-def test_completed_run_is_not_trained_again(make_config, capsys):
+def test_completed_run_is_not_trained_again(make_config, caplog):
+    caplog.set_level(logging.INFO, logger="ablate")
     cfg = make_config()
     first = ablate.train(cfg)
     second = ablate.train(cfg)
     assert second["start_time"] == first["start_time"]
-    assert "already completed" in capsys.readouterr().out
+    assert "already completed" in caplog.text
 
 
-def test_diverged_run_ends_normally_with_its_step(make_config):
+def test_diverged_run_ends_normally_with_its_step(make_config, caplog):
     summary = ablate.train(make_config(["optim.lr=1e6", "trainer.epochs=3"]))
+    said = [r for r in caplog.records if "diverged at step" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.WARNING  # a run that diverged says so
     assert summary["status"] == "diverged"
     assert summary["diverged_step"] >= 1
 

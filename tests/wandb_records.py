@@ -51,3 +51,25 @@ def history(path: Path) -> list[dict[str, str]]:
     """The logged history rows: {key: json-encoded value}."""
     return [{item.key or "/".join(item.nested_key): item.value_json for item in r.history.item}
             for r in records(path) if r.WhichOneof("record_type") == "history"]
+
+
+def of_type(path: Path, kind: str) -> list:
+    return [getattr(r, kind) for r in records(path) if r.WhichOneof("record_type") == kind]
+
+
+def run_record(path: Path) -> wandb_internal_pb2.RunRecord:
+    """The run's header: project, entity, job_type, tags, notes, group."""
+    return of_type(path, "run")[0]
+
+
+def summary(path: Path) -> dict[str, str]:
+    """The run summary as written to the log: {key: json-encoded value}, later updates winning."""
+    out: dict[str, str] = {}
+    for s in of_type(path, "summary"):
+        out.update({item.key or "/".join(item.nested_key): item.value_json for item in s.update})
+    return out
+
+
+def exit_code(path: Path) -> int | None:
+    exits = of_type(path, "exit")
+    return exits[-1].exit_code if exits else None

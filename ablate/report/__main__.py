@@ -1,6 +1,8 @@
 """`ablate-report PATH... --out DIR`: run folders → runs.csv, the paper's figures and tables, and a report page.
 
-Reads run folders, or the runs.csv of an earlier report (the same report from either). Writes DIR/runs.csv (and runs.parquet with pyarrow), Figure 1 and per-axis figures,
+Reads run folders, or the runs.csv of an earlier report (the same report from either). Writes DIR/runs.csv (one
+row per run per epoch) and DIR/runs_summary.csv (one row per run), as .parquet too with pyarrow (the `parquet`
+extra), Figure 1 and per-axis figures,
 the ILSVRC-style error table, the ablation Δ table with verdicts, and DIR/index.md + a self-contained
 DIR/index.html.
 """
@@ -15,8 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from ablate import __version__
 from ablate.report import figures, page, study, tables
-from ablate.report.collect import per_run, warn
+from ablate.report.collect import per_run, run_table, warn
 from ablate.report.design import Design, commonest, varying_keys
 from ablate.report.inputs import InputError, load
 from ablate.report.page import Block
@@ -44,6 +47,7 @@ def _baseline(text: str) -> tuple[str, str]:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="ablate-report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"ablate {__version__}")
     parser.add_argument("paths", nargs="+", help="run folders or folders holding them (searched at any depth), "
                                                  "or runs.csv files written by an earlier ablate-report")
     parser.add_argument("--out", required=True, type=Path, help="folder for the report")
@@ -85,15 +89,18 @@ def check_baselines(table: pd.DataFrame, baselines: dict[str, str]) -> str | Non
     return None
 
 
-def write_runs(runs: pd.DataFrame, out: Path) -> list[Path]:
-    runs.to_csv(out / "runs.csv", index=False)
-    written = [out / "runs.csv"]
-    if importlib.util.find_spec("pyarrow"):
-        try:
-            runs.to_parquet(out / "runs.parquet", index=False)
-            written.append(out / "runs.parquet")
-        except (ValueError, TypeError, ImportError) as err:  # mixed-type columns pyarrow cannot store
-            warn(f"runs.parquet not written ({type(err).__name__}: {err})")
+def write_runs(runs: pd.DataFrame, one: pd.DataFrame, out: Path) -> list[Path]:
+    """runs.csv (per run and epoch) and runs_summary.csv (per run), and their .parquet when pyarrow is there."""
+    written = []
+    for stem, table in (("runs", runs), ("runs_summary", run_table(runs, one))):
+        table.to_csv(out / f"{stem}.csv", index=False)
+        written.append(out / f"{stem}.csv")
+        if importlib.util.find_spec("pyarrow"):
+            try:
+                table.to_parquet(out / f"{stem}.parquet", index=False)
+                written.append(out / f"{stem}.parquet")
+            except (ValueError, TypeError, ImportError) as err:  # mixed-type columns pyarrow cannot store
+                warn(f"{stem}.parquet not written ({type(err).__name__}: {err})")
     return written
 
 
@@ -163,10 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         command += f"  (runs varying {', '.join(args.only)} with every other axis at its baseline)"
         design = Design.of(one, baselines)
     args.out.mkdir(parents=True, exist_ok=True)
-    written = write_runs(runs, args.out)
     if args.by and args.by not in one:
         print(f"ablate-report: error: --by {args.by}: no config key {args.by} in the runs", file=sys.stderr)
         return 2
+    written = write_runs(runs, one, args.out)
     blocks = build(runs, one, design, args.out, args.format, command, args.by, baselines)
     for block in blocks:
         if block.kind == "table" and block.content.name.startswith("table_"):

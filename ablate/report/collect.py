@@ -1,7 +1,8 @@
 """Walk run folders at any depth and build one tidy table: one row per run per epoch.
 
 Every config key is flattened with dots (`model.activation`, `seed`, ...) beside the epoch's metrics and the
-run's status and provenance. A run folder is read leniently: a truncated last line of metrics.csv (a run killed
+run's status and provenance. A run is named by its folder's path relative to the runs root, the folder given
+(or the deepest folder common to several): `run` and `out_dir` never carry the machine a report was made on. A run folder is read leniently: a truncated last line of metrics.csv (a run killed
 mid-write) or malformed rows are dropped, a bad summary.json leaves status "unknown", and a folder with no
 readable config.yaml, or with no record at all, is skipped. Each run with any of that, or whose status is not
 "completed", gets exactly one warning line; nothing is dropped silently.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,8 +30,8 @@ from ablate.runfolder import TIMING_COLUMNS, Status
 RUN_FILES = ("summary.json", "metrics.csv", "config.yaml")
 # Run-level columns taken from summary.json (config keys are dotted, or one of TOP_LEVEL_KEYS).
 INFO_COLUMNS = ["run", "status", "problems", "epochs_completed", "diverged_step", "error", "params", "world_size",
-                "wall_s",
-                "git_sha", "git_dirty", "start_time", "end_time", "ablate_version", "torch_version"]
+                "wall_s", "git_sha", "git_dirty", "start_time", "end_time", "ablate_version", "torch_version",
+                "wandb_url"]  # wandb_url: only when a run was mirrored online (summary.json's `wandb` block)
 TOP_LEVEL_KEYS = ("name", "seed", "out_dir")
 
 
@@ -45,6 +47,27 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+def as_paths(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> list[Path]:
+    """One path or several (a plain string is one path, not its characters)."""
+    return [Path(paths)] if isinstance(paths, str | os.PathLike) else [Path(p) for p in paths]
+
+
+def is_run(path: Path) -> bool:
+    return path.is_file() or any((path / name).exists() for name in RUN_FILES) or (path / ".hydra").is_dir()
+
+
+def runs_root(paths: list[Path]) -> Path:
+    """The folder run names are relative to: the one folder given, or the deepest common to several (a run folder
+    given itself is named by its folder name)."""
+    roots = [(p.parent if is_run(p) else p).resolve() for p in paths if p.exists()]
+    return Path(os.path.commonpath(roots)) if roots else Path.cwd()
+
+
+def relative_name(folder: Path, root: Path) -> str:
+    name = Path(os.path.relpath(folder.resolve(), root))
+    return (name if name != Path(".") else Path(folder.resolve().name)).as_posix()
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:
@@ -125,19 +148,24 @@ def _read_structured(path: Path, problems: list[str]) -> dict | None:
     return data
 
 
-def run_info(folder: Path, summary: dict) -> dict[str, Any]:
+def run_info(name: str, summary: dict) -> dict[str, Any]:
     git, versions = summary.get("git") or {}, summary.get("versions") or {}
-    info = {"run": str(folder), "status": summary.get("status", "unknown"),
+    info = {"run": name, "status": summary.get("status", "unknown"),
             "ablate_version": versions.get("ablate"), "torch_version": versions.get("torch"),
             "git_sha": git.get("sha"), "git_dirty": git.get("dirty")}
     for key in ("epochs_completed", "diverged_step", "error", "params", "world_size", "wall_s",
                 "start_time", "end_time"):
         info[key] = summary.get(key)
+    url = (summary.get("wandb") or {}).get("url")
+    if url:  # a link, never a read: the report's numbers come from the run folder alone
+        info["wandb_url"] = url
     return info
 
 
-def read_run(folder: Path) -> pd.DataFrame | None:
-    """One run's rows (one per logged epoch, or one row without metrics), or None when it cannot be placed."""
+def read_run(folder: Path, name: str | None = None) -> pd.DataFrame | None:
+    """One run's rows (one per logged epoch, or one row without metrics), or None when it cannot be placed.
+    `name`: what to call it (`run`, and `out_dir` in place of the absolute path the trainer recorded)."""
+    name = name or folder.as_posix()
     problems: list[str] = []
     summary = _read_structured(folder / "summary.json", problems)
     config = _read_structured(folder / "config.yaml", problems)
@@ -145,7 +173,7 @@ def read_run(folder: Path) -> pd.DataFrame | None:
     if config is None or (summary is None and metrics.empty):
         warn(f"{folder}: skipped: {'; '.join(problems)}")
         return None
-    info = run_info(folder, summary or {})
+    info = run_info(name, summary or {})
     if summary is not None and summary.get("status") == Status.COMPLETED and metrics.empty:
         problems.append(f"{EXCLUDED}: completed but no epoch in metrics.csv")
     info["problems"] = "; ".join(problems)
@@ -155,13 +183,18 @@ def read_run(folder: Path) -> pd.DataFrame | None:
         note = f"; {'; '.join(problems)}" if problems else ""
         warn(f"{folder}: status {status}{detail}, {len(metrics)} epoch(s) logged{note}")
     info.update(flatten(config))
+    if "out_dir" in info:
+        info["out_dir"] = name
     if metrics.empty:  # keep the run visible even without epochs
         return pd.DataFrame([{**info, "epoch": math.nan}])
     return metrics.assign(**{k: [v] * len(metrics) for k, v in info.items()})
 
 
-def collect(paths: Iterable[str | Path]) -> pd.DataFrame:
-    frames = [f for f in (read_run(p) for p in find_runs(paths)) if f is not None]
+def collect(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """Run folders under `paths` (searched at any depth) → one row per run per epoch."""
+    paths = as_paths(paths)
+    root = runs_root(paths)
+    frames = [f for f in (read_run(p, relative_name(p, root)) for p in find_runs(paths)) if f is not None]
     if not frames:
         return pd.DataFrame(columns=["run", "status", "epoch"])
     return pd.concat(frames, ignore_index=True)
@@ -216,6 +249,14 @@ def per_run(runs: pd.DataFrame, threshold: float) -> pd.DataFrame:
             row["status"] = "excluded"
         rows.append(row)
     return mark_duplicates(pd.DataFrame(rows))
+
+
+def run_table(runs: pd.DataFrame, one: pd.DataFrame) -> pd.DataFrame:
+    """One row per run for pandas users (runs_summary.csv): status and provenance, final and best metrics,
+    epochs to the Figure-1 threshold (`one`, per_run's table), then the config keys as the runs recorded them."""
+    keys = config_keys(runs)
+    config = runs.groupby("run", sort=True)[keys].first() if keys else pd.DataFrame(index=one["run"])
+    return one.drop(columns=[k for k in keys if k in one]).set_index("run").join(config).reset_index()
 
 
 def mark_duplicates(table: pd.DataFrame) -> pd.DataFrame:

@@ -40,7 +40,9 @@ def save(fig, out: Path, stem: str, caption: str, formats: tuple[str, ...]) -> F
     result = Figure(stem, caption)
     for fmt in (f for f in FIGURE_FORMATS if f in formats):
         path = out / f"{stem}.{fmt}"
-        fig.savefig(path, dpi=200 if fmt == "png" else None, bbox_inches="tight")
+        # No creation date in PDFs: a report rebuilt from the same runs is byte-identical, so a diff shows changes.
+        fig.savefig(path, dpi=200 if fmt == "png" else None, bbox_inches="tight",
+                    metadata={"CreationDate": None} if fmt == "pdf" else None)
         result.files.append(path)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight")

@@ -45,7 +45,21 @@ def provenance(per_run: pd.DataFrame, command: str) -> list[Block]:
                            f"{len(per_run)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()),
                            f"run dates: {min(starts, default='?')} to {max(ends, default='?')}",
                            "code versions: " + "; ".join(versions)]),
-            Block("table", Table("git", "Git commits of the runs", ["SHA", "dirty", "runs"], git_rows))]
+            Block("table", Table("git", "Git commits of the runs", ["SHA", "dirty", "runs"], git_rows)),
+            *wandb_links(per_run)]
+
+
+def wandb_links(per_run: pd.DataFrame, most: int = 50) -> list[Block]:
+    """Links to the runs' wandb mirrors, as recorded in their run folders (the report never reads wandb)."""
+    if "wandb_url" not in per_run:
+        return []
+    linked = per_run.dropna(subset=["wandb_url"])
+    if linked.empty:
+        return []
+    head = f"Mirrored to wandb: {len(linked)} of {len(per_run)} runs"
+    if len(linked) > most:
+        return [Block("p", f"{head}; each run's link is in runs_summary.csv (column wandb_url).")]
+    return [Block("p", f"{head}:"), Block("list", [f"{r['run']}: {r['wandb_url']}" for _, r in linked.iterrows()])]
 
 
 def _known(value) -> str:

@@ -1,4 +1,7 @@
-"""A report table, and its renderings: markdown, LaTeX (booktabs, compile-ready), CSV and HTML."""
+"""A report table, and its renderings: markdown, LaTeX (booktabs, compile-ready), CSV and HTML.
+
+Its cells are numbers (ablate.report.cells): the CSV holds them, the other renderings show their one text.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,11 @@ import html
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+
+from ablate.report.cells import slug, text_of, values_of
 
 TABLE_FORMATS = ("md", "tex", "csv")
 
@@ -34,22 +40,39 @@ def latex_escape(text: str) -> str:
 class Table:
     name: str  # file stem: <name>.md, .tex, .csv
     caption: str
-    columns: list[str]
-    rows: list[list[str]]
-    reference: list[list[str]] = field(default_factory=list)  # the paper's rows, set apart and marked
+    columns: list[str]  # display titles
+    cells: list[list[Any]]  # measured rows: plain values or Cells
+    reference: list[list[Any]] = field(default_factory=list)  # the paper's rows, set apart and marked
     reference_title: str = "Paper (reference rows)"
     notes: list[str] = field(default_factory=list)  # printed under the table (rules, sources)
+    keys: list[str] | None = None  # CSV column names; default: slugs of the titles
+
+    @property
+    def rows(self) -> list[list[str]]:
+        """The measured rows as shown."""
+        return [[text_of(c) for c in row] for row in self.cells]
+
+    @property
+    def reference_rows(self) -> list[list[str]]:
+        return [[text_of(c) for c in row] for row in self.reference]
 
     def frame(self) -> pd.DataFrame:
-        kinds = ["measured"] * len(self.rows) + ["paper"] * len(self.reference)
-        return pd.DataFrame(self.rows + self.reference, columns=self.columns).assign(row=kinds)
+        """The numbers: a Cell's values spread over `<key>`, `<key>_<suffix>` columns; `row`: measured or paper."""
+        keys = self.keys or [slug(c) for c in self.columns]
+        lines = [(kind, row) for kind, rows in (("measured", self.cells), ("paper", self.reference)) for row in rows]
+        spread = [[values_of(c) for c in row] for _, row in lines]
+        suffixes = [list(dict.fromkeys(s for row in spread for s in row[i])) for i in range(len(keys))]
+        columns = [f"{k}_{s}" if s else k for k, ss in zip(keys, suffixes, strict=True) for s in ss]
+        data = [[row[i].get(s) for i, ss in enumerate(suffixes) for s in ss] for row in spread]
+        return pd.DataFrame({c: _column([r[j] for r in data]) for j, c in enumerate(columns)}
+                            ).assign(row=[kind for kind, _ in lines])
 
     def markdown(self) -> str:
         def line(cells):
             return "| " + " | ".join(str(c).replace("|", "\\|").replace("*", "\\*") for c in cells) + " |"
         aligns = ["---"] + ["---:" if _numeric(self, i) else "---" for i in range(1, len(self.columns))]
         body = [line(self.columns), "| " + " | ".join(aligns) + " |", *map(line, self.rows)]
-        body += [line([f"paper: {r[0]}", *r[1:]]) for r in self.reference]
+        body += [line([f"paper: {r[0]}", *r[1:]]) for r in self.reference_rows]
         return "\n\n".join([f"**{self.caption}**", "\n".join(body), *self.notes]) + "\n"
 
     def latex(self) -> str:
@@ -63,7 +86,7 @@ class Table:
         if self.reference:
             title = latex_escape(self.reference_title)
             out += [r"\midrule", rf"\multicolumn{{{len(self.columns)}}}{{l}}{{\emph{{{title}}}}} \\",
-                    *map(line, self.reference)]
+                    *map(line, self.reference_rows)]
         out += [r"\bottomrule", r"\end{tabular}"]
         if self.notes:
             out += [r"\par\smallskip", r"\begin{minipage}{0.95\linewidth}\footnotesize",
@@ -75,7 +98,7 @@ class Table:
             inner = "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in cells)
             return f"<tr{cls}>{inner}</tr>"
         body = [row(self.columns, "th"), *map(row, self.rows)]
-        body += [row([f"paper: {r[0]}", *r[1:]], cls=' class="ref"') for r in self.reference]
+        body += [row([f"paper: {r[0]}", *r[1:]], cls=' class="ref"') for r in self.reference_rows]
         notes = "".join(f"<p class=\"note\">{html.escape(n)}</p>" for n in self.notes)
         return (f"<figure class=\"table\"><figcaption>{html.escape(self.caption)}</figcaption>"
                 f"<table>{''.join(body)}</table>{notes}</figure>")
@@ -92,9 +115,17 @@ class Table:
         return written
 
 
+def _column(values: list[Any]) -> Any:
+    """Counts stay integers in the CSV where a row has none (the paper's rows): 3, not 3.0."""
+    given = [v for v in values if v is not None]
+    if given and all(isinstance(v, int) and not isinstance(v, bool) for v in given):
+        return pd.array(values, dtype="Int64")
+    return values
+
+
 def _numeric(table: Table, col: int) -> bool:
     """Right-align a column whose measured cells start like numbers."""
-    cells = [str(r[col]) for r in table.rows if str(r[col]) not in ("", "—")]
+    cells = [r[col] for r in table.rows if r[col] not in ("", "—")]
     return bool(cells) and all(_NUMBER.match(c) for c in cells)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ablate.report.cells import Epochs, RatioCI
 from ablate.report.design import Design, value_order
 from ablate.report.paper import FIG1_THRESHOLD
 from ablate.report.render import Table
@@ -62,11 +63,11 @@ class Arm:
         cells = self.scanned or [self]
         return [c for c in cells if not c.censored] or cells
 
+    def cell(self) -> Epochs:
+        return Epochs(*mean_std(self.bounds), censored=self.censored)
+
     def text(self) -> str:
-        mean, std, n = mean_std(self.bounds)
-        if self.censored:
-            return f"> {mean:.1f} ({n - self.censored}/{n} runs reached it)"
-        return f"{mean:.1f}" + (f" ± {std:.1f}" if n > 1 else "") + f" (n={n})"
+        return self.cell().text()
 
 
 def _arm(activation: str, group: pd.DataFrame, choices: list[str]) -> Arm:
@@ -109,13 +110,11 @@ class Ratio:
         one is (the ratio is a lower bound), else ""."""
         return "baseline" if self.fast.censored else ("value" if self.slow.censored else "")
 
+    def cell(self) -> RatioCI:
+        return RatioCI(self.ratio, self.lo, self.hi, self.n, self.censored)
+
     def text(self) -> str:
-        mark = {"value": "> ", "baseline": "? "}.get(self.censored, "")
-        if self.censored or not math.isfinite(self.ratio):
-            return f"{mark}{self.ratio:.2f}×"
-        ci = ("n < 2" if min(self.n) < 2 else "no spread" if not math.isfinite(self.lo)
-              else f"{self.lo:.2f}, {self.hi:.2f}")
-        return f"{self.ratio:.2f}× [{ci}]"
+        return self.cell().text()
 
 
 def compare(slow: Arm, fast: Arm, choose: bool = True) -> Ratio:
@@ -172,16 +171,17 @@ def speed_table(arms: list[Arm], fast: str = "relu", slow: str = "tanh") -> Tabl
     lrs = value_order(lr for by_lr in cells.values() for lr in by_lr if lr is not None) or [None]
     rows = []
     for lr in lrs:
-        row = [lr or "—", *[(cells[a.activation][lr].text() if lr in cells[a.activation] else "—") for a in arms]]
+        row = [lr, *[(cells[a.activation][lr].cell() if lr in cells[a.activation] else None) for a in arms]]
         if ratio:
             both = lr in cells[slow] and lr in cells[fast]
-            row.append(compare(cells[slow][lr], cells[fast][lr], choose=False).text() if both else "—")
+            row.append(compare(cells[slow][lr], cells[fast][lr], choose=False).cell() if both else None)
         rows.append(row)
     if len(lrs) > 1:  # an lr was chosen per activation
         chosen = ", ".join(f"{a.activation} {a.lr}" for a in arms)
-        rows.append([f"fastest ({chosen})", *[a.text() for a in arms]]
-                    + ([compare(by[slow], by[fast]).text()] if ratio else []))
+        rows.append([f"fastest ({chosen})", *[a.cell() for a in arms]]
+                    + ([compare(by[slow], by[fast]).cell()] if ratio else []))
     columns = ["lr", *[a.activation for a in arms]] + ([f"{slow} / {fast} [95% CI]"] if ratio else [])
+    keys = ["lr", *[a.activation for a in arms]] + ([f"{slow}_over_{fast}"] if ratio else [])
     notes = [f"Epochs to {FIG1_THRESHOLD:.0%} training error, interpolated between logged epochs: mean ± sample std "
              "over seeds; '> N' when some runs never got there (their last epoch counts, a lower bound)."]
     if ratio:
@@ -194,4 +194,4 @@ def speed_table(arms: list[Arm], fast: str = "relu", slow: str = "tanh") -> Tabl
               "mean + s/√n · t(n−1), the fastest lr per activation taken in each draw where one is chosen, the "
               "95% quantiles of the log-ratio reflected about the measured one (docs/report.md).")
     return Table("table_fig1_speed", f"Epochs to {FIG1_THRESHOLD:.0%} training error per activation and learning "
-                 "rate (Figure 1)", columns, rows, notes=notes)
+                 "rate (Figure 1)", columns, rows, notes=notes, keys=keys)

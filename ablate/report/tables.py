@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ablate.report.cells import Interval, MeanStd, Num, Pair
 from ablate.report.design import Design, trained_keys
 from ablate.report.paper import (
     FIG1_THRESHOLD,
@@ -23,7 +24,7 @@ from ablate.report.paper import (
 from ablate.report.render import Table
 from ablate.report.speed import ACTIVATION, Arm, arm_name, compare
 from ablate.report.stats import mean_std, welch_ci
-from ablate.report.verdicts import VERDICT_RULE, ci_text, direction_only, paper_cell, verdict
+from ablate.report.verdicts import VERDICT_RULE, direction_only, paper_delta, verdict
 
 __all__ = ["VERDICT_RULE", "delta_table", "ilsvrc_table", "status_table", "verdict"]
 
@@ -43,11 +44,8 @@ def splits(table: pd.DataFrame) -> list[str]:
     return have or ["test"]  # nothing logged yet: the columns stay, empty
 
 
-def pct(values: pd.Series) -> str:
-    mean, std, n = mean_std(list(values * 100))
-    if n == 0:
-        return "—"
-    return f"{mean:.2f}" + (f" ± {std:.2f}" if n > 1 else "")
+def pct(values: pd.Series) -> MeanStd:
+    return MeanStd(*mean_std(list(values * 100)))
 
 
 def _variants(table: pd.DataFrame, design: Design) -> list[tuple[str, pd.DataFrame]]:
@@ -70,13 +68,15 @@ def ilsvrc_table(table: pd.DataFrame, design: Design) -> Table:
     use = splits(table)
     metric_cols = [(s, when, k) for s in use for when in ("final", "best") for k in (1, 5)]
     columns = ["Variant", "n", "Not completed"] + [f"Top-{k} {when} ({s})" for s, when, k in metric_cols]
+    keys = ["variant", "n", "not_completed"] + [f"top{k}_{when}_{s}" for s, when, k in metric_cols]
     crops = "data.test_crops" in table
     if crops:
         columns.insert(2, "Test crops")
+        keys.insert(2, "test_crops")
     rows = []
     for name, group in _variants(table, design):
         done = completed(group)
-        row = [name, str(len(done)), status_counts(group)]
+        row = [name, len(done), status_counts(group)]
         if crops:
             row.insert(2, "/".join(sorted(set(group["data.test_crops"]))))
         rows.append(row + [pct(done.get(f"{when}_{s}_top{k}_err", _EMPTY)) for s, when, k in metric_cols])
@@ -87,8 +87,8 @@ def ilsvrc_table(table: pd.DataFrame, design: Design) -> Table:
                                                                      ref.test_top5)]:
             if top1 is None and top5 is None:
                 continue
-            cells = [f"{ref.model} ({ref.source}, {split})"] + ["—"] * (len(columns) - 1)
-            cells[first[0]], cells[first[1]] = _num(top1), _num(top5)
+            cells = [f"{ref.model} ({ref.source}, {split})"] + [None] * (len(columns) - 1)
+            cells[first[0]], cells[first[1]] = Num(top1), Num(top5)
             reference.append(cells)
     notes = ["Mean ± sample std over the completed seeds of each variant; n = completed seeds. 'best' = the "
              "epoch with the lowest validation top-1 error. Errors in %. "
@@ -97,11 +97,7 @@ def ilsvrc_table(table: pd.DataFrame, design: Design) -> Table:
              "Reference rows are the paper's ImageNet results (ILSVRC-2010 Table 1, ILSVRC-2012 Table 2; "
              "* = pre-trained on ImageNet Fall 2011), printed for scale: they are not comparable to other data sets."]
     return Table("table_ilsvrc", "Top-1 and top-5 error per variant (layout of the paper's Tables 1–2)",
-                 columns, rows, reference, notes=notes)
-
-
-def _num(x: float | None) -> str:
-    return "—" if x is None else f"{x:.1f}"
+                 columns, rows, reference, notes=notes, keys=keys)
 
 
 def _family(table: pd.DataFrame) -> str:
@@ -122,29 +118,29 @@ def _holding(runs: pd.DataFrame, side: dict[str, str]) -> pd.DataFrame:
 
 
 def _error_rows(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, claims: dict[str, Claim | None],
-                family: str, used: dict[str, Claim], ks: tuple[int, ...] = (1, 5)) -> list[list[str]]:
+                family: str, used: dict[str, Claim], ks: tuple[int, ...] = (1, 5)) -> list[list]:
     rows = []
     for k in ks:
         col, claim, n = f"final_test_top{k}_err", claims.get(f"top{k}"), (len(a), len(b))
         delta, lo, hi = welch_ci(list(a.get(col, _EMPTY) * 100), list(b.get(col, _EMPTY) * 100))
         if claim:
             used[f"{claim.source}, {claim.dataset}"] = claim
-        rows.append([*names, f"{n[0]}/{n[1]}", f"top-{k} err (pts)", ci_text(delta, lo, hi, n),
-                     paper_cell(claim, family), f"{claim.source}, {claim.dataset}" if claim else "—",
+        rows.append([*names, Pair(*n), f"top-{k} err (pts)", Interval(delta, lo, hi, n),
+                     paper_delta(claim, family), f"{claim.source}, {claim.dataset}" if claim else None,
                      verdict(lo, hi, n, claim, claim.delta if claim else None,
                              direction=direction_only(claim, family))])
     return rows
 
 
-def _speed_row(title: str, arm: Arm, base: Arm, family: str, used: dict[str, Claim]) -> list[str]:
+def _speed_row(title: str, arm: Arm, base: Arm, family: str, used: dict[str, Claim]) -> list:
     r = compare(arm, base)
     claim = find_claim({ACTIVATION: arm.activation}, {ACTIVATION: base.activation}, "speed", family)
     if claim:
         used[f"{claim.source}, {claim.dataset}"] = claim
     paper = math.log(claim.delta) if claim and claim.delta else None
-    return [title, arm_name(arm), arm_name(base), f"{len(arm.runs)}/{len(base.runs)}",
-            f"epochs to {FIG1_THRESHOLD:.0%} train err (ratio)", r.text(), paper_cell(claim, family),
-            f"{claim.source}, {claim.dataset}" if claim else "—",
+    return [title, arm_name(arm), arm_name(base), Pair(len(arm.runs), len(base.runs)),
+            f"epochs to {FIG1_THRESHOLD:.0%} train err (ratio)", r.cell(), paper_delta(claim, family),
+            f"{claim.source}, {claim.dataset}" if claim else None,
             verdict(math.log(r.lo), math.log(r.hi), r.n, claim, paper, r.censored, direction_only(claim, family))]
 
 
@@ -202,12 +198,13 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
     notes += missing + [f"{where}: \"{c.text}\"." for where, c in sorted(used.items())]
     columns = ["Axis", "Value", "Baseline", "n (value/baseline)", "Measure", "Δ [95% CI]", "Paper Δ",
                "Source", "Verdict"]
+    keys = ["axis", "value", "baseline", "n", "measure", "delta", "paper_delta", "source", "verdict"]
     return Table("table_delta", "Ablation Δ against each axis' baseline, beside the paper's reported Δ",
-                 columns, rows + claim_rows, notes=notes)
+                 columns, rows + claim_rows, notes=notes, keys=keys)
 
 
 def status_table(table: pd.DataFrame, design: Design) -> Table:
     statuses = sorted(set(table["status"]))
-    rows = [[name, str(len(g)), *[str(int((g["status"] == s).sum())) for s in statuses]]
-            for name, g in _variants(table, design)]
-    return Table("table_status", "Runs per variant and status", ["Variant", "Runs", *statuses], rows)
+    rows = [[name, len(g), *[int((g["status"] == s).sum()) for s in statuses]] for name, g in _variants(table, design)]
+    return Table("table_status", "Runs per variant and status", ["Variant", "Runs", *statuses], rows,
+                 keys=["variant", "runs", *statuses])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from ablate.report.cells import PaperDelta
 from ablate.report.paper import DATASET_NAMES, Claim
 
 VERDICT_RULE = (
@@ -37,15 +38,12 @@ def direction_only(claim: Claim | None, family: str) -> bool:
     return claim is not None and claim.dataset != family
 
 
-def paper_cell(claim: Claim | None, family: str) -> str:
-    """The Paper Δ cell: the claimed Δ (or ratio), and where it holds only as a direction, why."""
+def paper_delta(claim: Claim | None, family: str) -> PaperDelta | None:
+    """The Paper Δ cell: the claimed Δ (or ratio), and where it holds only as a direction, the data set."""
     if claim is None:
-        return "—"
+        return None
     where = DATASET_NAMES.get(claim.dataset, claim.dataset) if direction_only(claim, family) else ""
-    if claim.delta is None:  # the paper gives a direction and no number
-        return ("+" if claim.sign > 0 else "−") + (f" (direction; {where})" if where else " (direction)")
-    size = f"{claim.delta:.0f}×" if claim.measure == "speed" else f"{claim.delta:+.1f}"
-    return f"{size} ({where}; direction only here)" if where else size
+    return PaperDelta(claim.delta, claim.sign, claim.measure == "speed", where)
 
 
 def verdict(lo: float, hi: float, n: tuple[int, int], claim: Claim | None, paper_delta: float | None,
@@ -73,13 +71,3 @@ def verdict(lo: float, hi: float, n: tuple[int, int], claim: Claim | None, paper
     if not direction and paper_delta is not None and not lo <= paper_delta <= hi:
         return "not reproduced"
     return "inconclusive"
-
-
-def ci_text(delta: float, lo: float, hi: float, n: tuple[int, int]) -> str:
-    if not math.isfinite(delta):
-        return "—"
-    if min(n) < 2:
-        return f"{delta:+.2f} [n < 2]"
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return f"{delta:+.2f} [no spread]"
-    return f"{delta:+.2f} [{lo:+.2f}, {hi:+.2f}]"
