@@ -315,14 +315,15 @@ def test_mathtext_labels_completed_runs_without_metrics_and_a_file_as_out(make_c
     assert report_main([str(tmp_path / "relu"), "--out", str(tmp_path / "afile")]) == 2
 
 
-def test_a_sibling_that_completed_the_same_run_is_recorded_not_trained_again(make_config, tmp_path, capsys):
+def test_a_sibling_that_completed_the_same_run_is_recorded_not_trained_again(make_config, tmp_path, caplog):
+    caplog.set_level("INFO", logger="ablate")
     first = make_config(["model.norm=none"], "sweep/model.norm=none")  # the baseline cell of one sweep...
     ablate.train(first)
     reuse = "trainer.reuse_identical=true"  # the default outside tests
     same = make_config(["model.pool=overlap", reuse], "sweep/model.pool=overlap")  # ...is another's baseline
     summary = ablate.train(same)
     assert summary["same_as"] == "../model.norm=none" and summary["status"] == "completed"
-    assert "not trained again" in capsys.readouterr().out
+    assert "not trained again" in caplog.text
     assert not (Path(same.out_dir) / "checkpoints").exists()
     pd.testing.assert_frame_equal(metrics(same.out_dir), metrics(first.out_dir))
     assert ablate.train(same)["same_as"]  # a re-launch finds it done

@@ -10,13 +10,16 @@ are results: the grid shows them, the speed analysis cannot use them.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib import ticker
 
 from ablate.report import figures
+from ablate.report.cells import Cell, Epochs
 from ablate.report.design import Design, value_order
 from ablate.report.page import Block
 from ablate.report.paper import FIG1_THRESHOLD
@@ -56,19 +59,32 @@ def by_blocks(runs: pd.DataFrame, one: pd.DataFrame, key: str, baselines: dict[s
     return blocks
 
 
-def _cell(group: pd.DataFrame) -> str:
+@dataclass
+class GridCell(Cell):
+    """One cell's epochs to the threshold over its completed runs, and how many runs ended otherwise."""
+    epochs: Epochs | None
+    other: dict[str, int]  # status → runs (diverged, failed, ...)
+
+    def text(self) -> str:
+        parts = [self.epochs.text()] if self.epochs else []
+        parts += [f"{count} {status}" for status, count in self.other.items()]
+        return "; ".join(parts) or "—"
+
+    def values(self) -> dict[str, Any]:
+        out = self.epochs.values() if self.epochs else {"": None, "std": None, "n": 0, "reached": 0}
+        return {**out, "diverged": self.other.get("diverged", 0),
+                "other": sum(c for s, c in self.other.items() if s != "diverged")}
+
+
+def _cell(group: pd.DataFrame) -> GridCell:
     done = group[group["status"] == "completed"]
-    parts = []
+    epochs = None
     if len(done):
-        epochs = [e if e == e else last for e, last in zip(done["epochs_to_threshold"], done["last_epoch"],
+        bounds = [e if e == e else last for e, last in zip(done["epochs_to_threshold"], done["last_epoch"],
                                                              strict=True)]
-        mean, std, n = mean_std(epochs)
-        never = int(done["epochs_to_threshold"].isna().sum())
-        text = f"{'> ' if never else ''}{mean:.1f}" + (f" ± {std:.1f}" if n > 1 and not never else "")
-        parts.append(f"{text} (n={n}{f', {never} never' if never else ''})")
-    for status, count in group.loc[group["status"] != "completed", "status"].value_counts().items():
-        parts.append(f"{count} {status}")
-    return "; ".join(parts) or "—"
+        epochs = Epochs(*mean_std(bounds), censored=int(done["epochs_to_threshold"].isna().sum()))
+    other = group.loc[group["status"] != "completed", "status"].value_counts()
+    return GridCell(epochs, {str(s): int(c) for s, c in other.items()})
 
 
 def epochs_grid(one: pd.DataFrame, key: str) -> Table:
@@ -83,7 +99,8 @@ def epochs_grid(one: pd.DataFrame, key: str) -> Table:
                  [key, "activation", *[f"lr {lr}" for lr in lrs]], rows,
                  notes=["Mean ± sample std over completed seeds, interpolated between epochs; '> N' when some runs "
                         "never reached the threshold within their budget (their last epoch counts: a lower bound); "
-                        "runs that diverged or failed are counted, not averaged."])
+                        "runs that diverged or failed are counted, not averaged."],
+                 keys=[slug(key), "activation", *[f"lr_{lr}" for lr in lrs]])
 
 
 def activation_figure(runs: pd.DataFrame, arms_by: dict[str, list[Arm]], key: str, layers: list[str], out: Path,
