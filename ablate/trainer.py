@@ -37,6 +37,7 @@ from ablate.progress import Progress
 from ablate.runfolder import METRIC_COLUMNS, RunFolder, Status, atomic_write, read_metric_rows
 from ablate.sinks import make_mirror
 from ablate.speed import apply_speed_options
+from ablate.validate import validate
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,10 @@ def train(cfg: Config, launch: dict | None = None) -> dict:
 
     `launch` (e.g. the CLI's overrides and job number) is recorded in summary.json as this launch's record.
 
-    Raises RunFolderError (a ConfigError), having run and written nothing, when the folder is in use by
-    another process or holds results of a different config or data set.
+    Raises ConfigError, having run and written nothing, when the config cannot run (ablate.validate), or when
+    the folder is in use by another process or holds results of a different config or data set (RunFolderError).
     """
+    validate(cfg)
     torchrun = dist.launched_by_torchrun()
     owner = not torchrun or os.environ["RANK"] == "0"  # other torchrun ranks check but never lock or write
     with logs.console_unless_configured(), \

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from ablate.config import DataConfig
+from ablate.config import Config, DataConfig
 from ablate.data import CIFAR10_CLASSES, DATASETS, build_data, channel_stats, stratified_indices
+from ablate.validate import validate
 
 
 def test_stratified_indices_are_balanced_and_deterministic():
@@ -78,7 +79,7 @@ def test_data_groups_compose_to_valid_configs(group):
 def test_bad_data_values_fail_at_validation_naming_the_fix(override, message):
     from ablate.registry import ConfigError
     with pytest.raises(ConfigError, match=message):
-        DataConfig(**override).check()
+        validate(Config(data=DataConfig(**override)))
 
 
 def test_engine_trains_on_cifar10_files_with_augmentation_and_reports_test_columns(make_config, tmp_path):

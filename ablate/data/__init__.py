@@ -21,10 +21,9 @@ from ablate.data.loader import BatchSource, TensorLoader
 from ablate.data.normalize import input_scale, pixel_stats
 from ablate.registry import ConfigError, Registry
 
-DATASETS = Registry("data.name")
-# Each data set's stored frame side and fixed padding (None = data.crop_padding), known before any data is read,
-# so that a data.crop_size that cannot fit fails at validation. Filled in beside each registration.
-FRAMES: dict[str, tuple[int, int | None]] = {}
+# Builders take the data section. Each spec declares `frame`: the stored frame side and the fixed padding (None:
+# data.crop_padding), known before any data is read, so that a data.crop_size that cannot fit fails at validation.
+DATASETS = Registry("data.name", requires=("frame",))
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 

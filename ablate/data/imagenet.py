@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ablate.data import DATASETS, FRAMES, ArrayDataset
+from ablate.data import DATASETS, ArrayDataset
 from ablate.data.augment import IMAGENET_EIGVAL, IMAGENET_EIGVEC
 from ablate.data.cache import cached, fingerprint
 from ablate.data.files import IMAGE_SUFFIXES, BadImageError, list_image_folder, load_rgb
@@ -29,7 +29,6 @@ from ablate.data.normalize import Moments
 from ablate.registry import ConfigError
 
 FRAME, SIZE = 256, 224
-FRAMES["imagenet"] = FRAMES["synthetic_imagenet"] = (FRAME, 0)
 MEAN_SEED = 0  # the mean image belongs to the data set, not the run: every run draws the same sample
 # The usual ImageNet channel statistics (torchvision's; the std values are most likely means of per-image stds,
 # see ablate/data/augment.py), and fb.resnet.torch's lighting eigen-decomposition.
@@ -54,7 +53,8 @@ def _check_layout(root: Path) -> None:
                           f"(e.g. with valprep.sh). {layout_help(root)}")
 
 
-@DATASETS.register("imagenet")
+@DATASETS.register("imagenet", summary="ILSVRC-2012 at data.root (root/train/<wnid>/*.JPEG, root/val/<wnid>/*.JPEG)",
+                   source="§2", frame=(FRAME, 0))
 def imagenet(cfg) -> ArrayDataset:
     root = Path(cfg.root).expanduser()
     _check_layout(root)
@@ -136,7 +136,8 @@ def synthetic_frames(n: int, num_classes: int, seed: int, chunk: int = 128) -> t
     return out, labels.numpy()
 
 
-@DATASETS.register("synthetic_imagenet")
+@DATASETS.register("synthetic_imagenet", summary="ImageNet-shaped class patterns with noise, generated in memory "
+                   "(compute benchmarks)", source="ours", frame=(FRAME, 0))
 def synthetic_imagenet(cfg, num_classes: int = 1000) -> ArrayDataset:
     """For compute benchmarks without I/O: ImageNet-shaped frames in memory (data.subset sets the size)."""
     n_train, n_test = cfg.subset or 1280, cfg.test_subset or 500

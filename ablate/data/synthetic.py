@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ablate.data import DATASETS, FRAMES, ArrayDataset
+from ablate.data import DATASETS, ArrayDataset
 
 _DEFAULT_TRAIN = 5000
 _TEST_FRACTION = 5  # test split size = train size / 5
@@ -29,10 +29,8 @@ def make_images(n: int, num_classes: int, size: int, seed: int) -> tuple[np.ndar
     return (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy(), labels.numpy()
 
 
-FRAMES["synthetic"] = (32, None)
-
-
-@DATASETS.register("synthetic")
+@DATASETS.register("synthetic", summary="CIFAR-shaped class patterns with noise, generated (no files)",
+                   source="ours", frame=(32, None))
 def synthetic(cfg, num_classes: int = 10, size: int = 32) -> ArrayDataset:
     n_train = cfg.subset or _DEFAULT_TRAIN
     n_test = cfg.test_subset or max(num_classes, n_train // _TEST_FRACTION)
