@@ -95,11 +95,6 @@ def stratified_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate(picked))
 
 
-def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
-    stats = pixel_stats(images)
-    return stats["mean"], stats["std"]
-
-
 def data_identity(ds: ArrayDataset) -> str:
     """A hash of what the data set *is*, recorded in every run so a moved `data.root` can be checked.
 
