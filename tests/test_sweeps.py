@@ -123,15 +123,10 @@ def test_short_convlocal_preset_and_fig1_sweep_keep_their_protocols():
     assert fig1.optim.bias_lr_mult == 2.0 and fig1.model.init == "paper"
 
 
-def test_wandb_sweep_files_are_up_to_date():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("make_wandb", SWEEP_DIR / "make_wandb.py")
-    make_wandb = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_wandb)
+def test_wandb_sweep_files_translate_the_hydra_sweeps():
+    """Up to date: tests/test_generated.py. Here: what the translation holds."""
     for name in SWEEPS:
-        written = (SWEEP_DIR / "wandb" / f"{name}.yaml").read_text()
-        assert written == make_wandb.render(name), f"run python sweeps/make_wandb.py ({name})"
-        spec = yaml.safe_load(written)
+        spec = yaml.safe_load((SWEEP_DIR / "wandb" / f"{name}.yaml").read_text())
         assert "${args_no_hyphens}" in spec["command"] and f"+sweeps={name}" in spec["command"]
         logger = yaml.safe_load((Path(CONF_DIR) / "logger" / "wandb.yaml").read_text())
         assert spec["project"] == logger["project"] and spec.get("entity") == logger["entity"]  # runs' project
