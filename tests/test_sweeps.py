@@ -15,7 +15,7 @@ from tests.conftest import compose_cfg
 SWEEP_DIR = Path(CONF_DIR) / "sweeps"  # the repository's sweeps/, linked into the configs as the `sweeps` group
 SWEEPS = sorted(p.stem for p in SWEEP_DIR.glob("*.yaml"))
 EXPERIMENTS = sorted(p.stem for p in (Path(CONF_DIR) / "experiment").glob("*.yaml"))
-# The grid's 6,048 jobs are only sampled; every other sweep runs all its seed-0 jobs (slow).
+# The grid's thousands of jobs are only sampled; every other sweep runs all its seed-0 jobs (slow).
 # One step of each job on tiny synthetic CIFAR-shaped data (or 224×224 for ImageNet models).
 SHRINK = ["data=synthetic", "data.subset=40", "data.test_subset=20", "data.val_size=0", "trainer.epochs=1",
           "trainer.batch_size=8", "trainer.eval_batch_size=20", "trainer.limit_train_batches=1",
