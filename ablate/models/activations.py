@@ -107,3 +107,10 @@ def _prelu(channels: int | None) -> nn.Module:
 @ACTIVATIONS.register("gelu", summary="x·Φ(x)", source="Hendrycks & Gimpel 2016", gain=RELU_GAIN)
 def _gelu(channels: int | None) -> nn.Module:
     return nn.GELU()
+
+
+# x·σ(x) is not ~0 below zero like ReLU: its gain is He et al.'s 1/√E[φ(z)²] itself, 1.677.
+@ACTIVATIONS.register("silu", summary="x·σ(x) (swish)", source="Elfwing et al. 2018; Ramachandran et al. 2017",
+                      gain=1 / math.sqrt(_second_moment(lambda z: z / (1 + np.exp(-z)))))
+def _silu(channels: int | None) -> nn.Module:
+    return nn.SiLU(inplace=True)
