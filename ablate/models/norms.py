@@ -7,6 +7,7 @@ weight-decayed unless `optim.decay_bias_and_norm` (ablate/optim.py decays the we
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ablate.models.lrn import TowerLRN
@@ -53,3 +54,34 @@ def _groupnorm(channels: int, towers: int, *, groupnorm_groups: int) -> nn.Modul
 @NORMS.register("batchnorm", summary="BatchNorm, after the activation like LRN", source="Ioffe & Szegedy 2015")
 def _batchnorm(channels: int, towers: int) -> nn.Module:
     return nn.BatchNorm2d(channels)
+
+
+LAYERNORM_EPS = Option("layernorm_eps", "ε added to the variance over the channels", POSITIVE)
+
+
+class ChannelLayerNorm(nn.Module):
+    """LayerNorm over the channels at each position (ConvNeXt's LayerNorm2d), then a per-channel scale and
+    shift; with towers, each tower's channels are normalised on their own."""
+
+    def __init__(self, channels: int, towers: int, eps: float):
+        super().__init__()
+        self.towers = towers
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        g = x.reshape(b, self.towers, c // self.towers, h, w)
+        mean, var = g.mean(2, keepdim=True), g.var(2, unbiased=False, keepdim=True)
+        y = ((g - mean) * torch.rsqrt(var + self.eps)).reshape(b, c, h, w)
+        return y * self.weight[:, None, None] + self.bias[:, None, None]
+
+    def extra_repr(self) -> str:
+        return f"{len(self.weight)}, towers={self.towers}, eps={self.eps}"
+
+
+@NORMS.register("layernorm", options=(LAYERNORM_EPS,), summary="LayerNorm over the channels at each position, "
+                "after the activation like LRN", source="Ba et al. 2016; ConvNeXt's LayerNorm2d")
+def _layernorm(channels: int, towers: int, *, layernorm_eps: float) -> nn.Module:
+    return ChannelLayerNorm(channels, towers, layernorm_eps)
