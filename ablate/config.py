@@ -106,7 +106,6 @@ class ModelConfig(_Section):
     # cudaconvnet: α/n multiplies the window sum (torch, Caffe); formula: α as §3.3 prints it
     lrn_convention: LrnConvention = "cudaconvnet"
     groupnorm_groups: int = 32  # groupnorm groups, clipped to (a divisor of) the channel count
-    layernorm_eps: float = 1e-6  # layernorm: ε added to the variance over the channels
     pool: str = "overlap"  # pooling windows (§3.4; ablate/models/pools.py)
     pool_kernel: int | None = None  # pooling window side in pixels; None = the pool axis' value
     pool_stride: int | None = None  # pooling stride in pixels; None = the pool axis' value
