@@ -385,3 +385,28 @@ def test_every_cifar_model_trains_one_epoch_through_the_engine(make_config, mode
                  "model.dropconnect_samples=10"]
     summary = ablate.train(make_config(overrides, model))
     assert summary["status"] == "completed"
+
+
+def test_stochastic_pooling_draws_in_proportion_to_the_activations_and_averages_by_them_at_test():
+    from ablate.models.pools import StochasticPool2d
+    torch.manual_seed(0)
+    x = torch.zeros(20_000, 1, 3, 3)
+    x[:, 0, 0] = torch.tensor([1.0, 2.0, 3.0])  # the other six are 0, one negative counts as 0 too
+    x[:, 0, 1, 0] = -5.0
+    pool = StochasticPool2d(3, 2)
+    drawn = pool(x).flatten()
+    assert [float((drawn == v).float().mean()) for v in (1.0, 2.0, 3.0)] == pytest.approx([1 / 6, 2 / 6, 3 / 6],
+                                                                                          abs=0.01)
+    assert float(pool.eval()(x[:1])) == pytest.approx((1 + 4 + 9) / 6)  # Σ pᵢaᵢ with pᵢ = aᵢ / Σa
+    for side, ceil in ((32, True), (55, False), (13, False)):  # the sizes of torch's max pooling
+        y = torch.randn(2, 3, side, side)
+        assert StochasticPool2d(3, 2, ceil)(y).shape == nn.MaxPool2d(3, 2, ceil_mode=ceil)(y).shape
+
+
+def test_channel_layernorm_is_layer_norm_over_each_towers_channels():
+    from ablate.models.norms import ChannelLayerNorm
+    x = torch.randn(2, 8, 5, 5)
+    per_tower = torch.cat([F.layer_norm(x[:, i:i + 4].permute(0, 2, 3, 1), (4,), eps=1e-6).permute(0, 3, 1, 2)
+                           for i in (0, 4)], 1)
+    torch.testing.assert_close(ChannelLayerNorm(8, 2)(x), per_tower)
+    torch.testing.assert_close(ChannelLayerNorm(8, 2)(x.to(memory_format=torch.channels_last)), per_tower)
