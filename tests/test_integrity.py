@@ -14,8 +14,8 @@ import yaml
 
 import ablate
 from ablate.claim import RunFolderError, RunLock
+from ablate.fit import Trainer
 from ablate.runfolder import TIMING_COLUMNS, RunFolder
-from ablate.trainer import Trainer
 
 REPO = Path(__file__).resolve().parent.parent
 
