@@ -22,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ablate import checkpoint, dist, logs
 from ablate.actstats import ActivationProbe, probe_batch
+from ablate.atomic import atomic_write
 from ablate.claim import check_config, check_data
 from ablate.config import Config
 from ablate.data import build_data
@@ -31,7 +32,7 @@ from ablate.models import build_model, count_params
 from ablate.optim import build_optimizer, build_schedule, step_schedule
 from ablate.preemption import Preemption
 from ablate.progress import Progress
-from ablate.runfolder import METRIC_COLUMNS, RunFolder, Status, atomic_write, read_metric_rows
+from ablate.runfolder import METRIC_COLUMNS, RunFolder, Status, read_metric_rows
 from ablate.sinks import make_mirror
 from ablate.speed import apply_speed_options
 
