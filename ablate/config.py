@@ -16,66 +16,18 @@ from typing import Any
 
 from ablate.registry import ConfigError
 
-
-class LrnConvention(StrEnum):
-    cudaconvnet = "cudaconvnet"
-    formula = "formula"
-
-
-class DropoutStyle(StrEnum):
-    inverted = "inverted"
-    paper = "paper"
-
-
-class DropconnectMask(StrEnum):
-    example = "example"
-    batch = "batch"
-
-
-class DropconnectInference(StrEnum):
-    sample = "sample"
-    mean = "mean"
-
-
-class Normalize(StrEnum):
-    standard = "standard"
-    paper = "paper"
-
-
-class Loader(StrEnum):
-    auto = "auto"
-    tensor = "tensor"
-    dataloader = "dataloader"
-
-
-class DecayStyle(StrEnum):
-    coupled = "coupled"
-    decoupled = "decoupled"
-    none = "none"
-
-
-class Progress(StrEnum):
-    auto = "auto"
-    bar = "bar"
-    line = "line"
-    none = "none"
-
-
-class Precision(StrEnum):
-    fp32 = "fp32"
-    bf16 = "bf16"
-    fp16 = "fp16"
-
-
-class Pack(StrEnum):
-    auto = "auto"
-    mps = "mps"
-    timeslice = "timeslice"
-
-
-class LoggerName(StrEnum):
-    csv = "csv"
-    wandb = "wandb"
+# Closed sets: each member's value is its name (the plain string a yaml file, a command line and config.yaml hold).
+LrnConvention = StrEnum("LrnConvention", ["cudaconvnet", "formula"], module=__name__)
+DropoutStyle = StrEnum("DropoutStyle", ["inverted", "paper"], module=__name__)
+DropconnectMask = StrEnum("DropconnectMask", ["example", "batch"], module=__name__)
+DropconnectInference = StrEnum("DropconnectInference", ["sample", "mean"], module=__name__)
+Normalize = StrEnum("Normalize", ["standard", "paper"], module=__name__)
+Loader = StrEnum("Loader", ["auto", "tensor", "dataloader"], module=__name__)
+DecayStyle = StrEnum("DecayStyle", ["coupled", "decoupled", "none"], module=__name__)
+Progress = StrEnum("Progress", ["auto", "bar", "line", "none"], module=__name__)
+Precision = StrEnum("Precision", ["fp32", "bf16", "fp16"], module=__name__)
+Pack = StrEnum("Pack", ["auto", "mps", "timeslice"], module=__name__)
+LoggerName = StrEnum("LoggerName", ["csv", "wandb"], module=__name__)
 
 
 class _Section:
