@@ -1,4 +1,4 @@
-"""Optimizers, weight-decay styles and learning-rate schedules, each a registry.
+"""Optimizers and learning-rate schedules (registries of specs), and the weight-decay styles (a closed set).
 
 Weight decay applies to the weights of the model's weighted layers (conv, linear and locally connected, as its
 `weighted_layers()` declares them); biases, norm and PReLU parameters are excluded (as cuda-convnet's `wc` never

@@ -1,6 +1,7 @@
 """A report table, and its renderings: markdown, LaTeX (booktabs, compile-ready), CSV and HTML.
 
-Its cells are numbers (ablate.report.cells): the CSV holds them, the other renderings show their one text.
+Its cells are numbers (ablate.report.cells): the CSV holds them, the other renderings show their one text, and a
+column is right-aligned when its cells are numbers (by their type, never by how their text looks).
 """
 
 from __future__ import annotations
