@@ -1,9 +1,10 @@
 """The data set registry and `build_data`: config → train/val/test batch sources.
 
-A data set's spec declares its frame (ablate/registry.py); its builder returns an `ArrayDataset`: uint8 images in memory (CIFAR-10, synthetic sets) or image file
-paths (ImageNet), with labels and the crop geometry. `build_data` carves the subset and the validation split,
-takes this rank's shard, and wraps each split in a batch source: the GPU-resident `TensorLoader` for in-memory
-sets, a `FileLoader` (torch DataLoader with workers) for files. Both hand uint8 crops to the same input scale
+A data set's spec declares its frame (ablate/registry.py); its builder returns an `ArrayDataset`: uint8 images
+in memory (CIFAR-10, synthetic sets) or image file paths (ImageNet), with labels and the crop geometry.
+`build_data` carves the subset and the validation split, takes this rank's shard, and wraps each split in a batch
+source: the GPU-resident `TensorLoader` for in-memory sets, a `FileLoader` (torch DataLoader with workers) for
+files. Both hand uint8 crops to the same input scale
 (`data.normalize`, ablate/data/normalize.py). See docs/data.md.
 """
 
