@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ablate-installed
 
-.PHONY: install test demo lint clean-runs
+.PHONY: install test demo lint generate clean-runs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: install
 demo: install
 	WANDB_MODE=disabled $(BIN)/ablate-train -m +experiment=fig1_demo
 	$(BIN)/ablate-report runs/fig1_demo --out reports/demo
+
+# The text that follows from the axes' specs: README/docs tables, --help, every-value sweeps, wandb sweep files.
+generate: install
+	$(BIN)/python -m ablate.generated
 
 lint: install
 	$(BIN)/ruff check ablate tests bench sweeps

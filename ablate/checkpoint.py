@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import random
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from ablate.atomic import atomic_write
 
 LAST, PREVIOUS = "last.pt", "previous.pt"
 
@@ -41,19 +42,14 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save(folder: Path, state: dict[str, Any]) -> Path:
-    """Write `last.pt` atomically (temp file, fsync, rename), keeping the one before as `previous.pt`."""
+    """Write `last.pt` atomically (temp file, fsync, rename), keeping the one before as `previous.pt`.
+
+    The newest complete checkpoint is `last.pt` or, while a new one is written (or after a crash mid-write),
+    `previous.pt`: `load_latest` reads whichever it finds first."""
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{LAST}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"  # unique: two writers never share it
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        if (folder / LAST).exists():
-            os.replace(folder / LAST, folder / PREVIOUS)
-        os.replace(tmp, folder / LAST)
-    finally:
-        tmp.unlink(missing_ok=True)
+    if (folder / LAST).exists():
+        os.replace(folder / LAST, folder / PREVIOUS)
+    atomic_write(folder / LAST, lambda f: torch.save(state, f), fsync=True)
     return folder / LAST
 
 

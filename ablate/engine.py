@@ -1,6 +1,6 @@
 """One training epoch and one evaluation pass: the step-level code, read top to bottom.
 
-`ablate.trainer` drives these through a run (resume, checkpoints, signals, the run folder); here is only what
+`ablate.fit` drives these through a run (resume, checkpoints, signals, the run folder); here is only what
 happens to a batch. Metric sums are kept on the device and all-reduced across ranks once per epoch.
 """
 

@@ -69,7 +69,11 @@ class CapturedStep:
             self.eager_steps += 1
             return train_step(model, x, y, optimizer, scaler, meter, ctx)
         if key != self.key:  # a new shape or new hyperparameters: warm up again before capturing
-            self.key, self.count, self.graph, self.static, self.grads = key, 0, None, (), []
+            self.key = key
+            self.count = 0  # eager warm-up steps taken at this key
+            self.graph = None
+            self.static = ()
+            self.grads = []
         if self.count < self.warmup:
             self.count += 1
             return self._eager_on_side_stream(model, x, y, optimizer, scaler, meter, ctx)

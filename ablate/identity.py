@@ -23,7 +23,10 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable
+from pathlib import PurePosixPath
 from typing import Any
+
+from ablate.registry import ConfigError
 
 # Keys (flattened with dots) that cannot change what a run computes.
 BOOKKEEPING: tuple[str, ...] = (
@@ -117,6 +120,14 @@ def differences_text(rows: list[tuple[str, Any, Any]], limit: int = 12) -> str:
 
 
 # -- folder names ------------------------------------------------------------------------------------------------
+def check_name(name: str) -> None:
+    """`name` becomes a folder under runs/: it may nest (a/b) but never leave runs/."""
+    parts = PurePosixPath(name).parts
+    if not name or name.startswith(("/", "~")) or "\\" in name or ".." in parts or "." in parts:
+        raise ConfigError(f"name={name!r} must be a relative folder name inside runs/ (no '..', '.', '~' or "
+                          "leading '/'), e.g. name=fig1 or name=study/stage1")
+
+
 def override_key(override: str) -> str:
     """`+model.norm=lrn` → `model.norm`; `~data.subset` → `data.subset`."""
     return override.split("=", 1)[0].lstrip("+~")

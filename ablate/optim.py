@@ -1,14 +1,15 @@
-"""Optimizers, weight-decay styles and learning-rate schedules, each a registry.
+"""Optimizers and learning-rate schedules (registries of specs), and the weight-decay styles (a closed set).
 
-Weight decay applies to the weights of conv, linear and locally connected layers; biases, norm and PReLU
-parameters are excluded (as cuda-convnet's `wc` never touched biases) unless `optim.decay_bias_and_norm`.
+Weight decay applies to the weights of the model's weighted layers (conv, linear and locally connected, as its
+`weighted_layers()` declares them); biases, norm and PReLU parameters are excluded (as cuda-convnet's `wc` never
+touched biases) unless `optim.decay_bias_and_norm`.
 Its strength is `optim.weight_decay`, or per layer the model's `layer_decay` (cuda-convnet's per-layer `wc`;
 `build_model` attaches `model.layer_decay` from the config). Styles: `coupled` adds λw to the gradient, so it
 passes through momentum (SGD: exactly §5's rule) or Adam's scaling; `decoupled` shrinks the weights directly,
 w ← w − lr·λ·w, outside momentum and Adam's scaling (SGDW/AdamW, Loshchilov & Hutter); `none` (no decay,
 per-layer values included). The optimizer's `step()` does the whole update, decay included.
 
-Learning rates: the biases of conv, linear and locally connected layers train at `optim.lr ×
+Learning rates: the biases of the weighted layers train at `optim.lr ×
 optim.bias_lr_mult` (cuda-convnet's layer files set epsB = 2·epsW), everything else at `optim.lr`. Each kind
 is its own parameter group, and every schedule scales each group's own lr, so the ratio holds throughout.
 Group 0 always holds weights at `optim.lr`: the trainer logs its lr as the run's `lr`.
@@ -21,13 +22,19 @@ import math
 import torch
 from torch import nn
 
-from ablate.models.layers import LocallyConnected2d
-from ablate.registry import Registry
+from ablate.config import DecayStyle
+from ablate.registry import FRACTION, NON_NEGATIVE, POSITIVE, SHARE, Option, Registry
 
-OPTIMIZERS = Registry("optim.name")
+LR = Option("lr", "base learning rate, per step, for the global batch", POSITIVE)
+WEIGHT_DECAY = Option("weight_decay", "decay strength λ (§5: 5e-4); equal λ is not equal strength across styles",
+                      NON_NEGATIVE)
+WEIGHT_DECAY_STYLE = Option("weight_decay_style", "coupled: λw added to the gradient (§5); decoupled: SGDW/AdamW; "
+                                                  "none: no decay, per-layer values included")
+DECAY_BIAS_AND_NORM = Option("decay_bias_and_norm", "also decay biases, norm and PReLU parameters")
+BIAS_LR_MULT = Option("bias_lr_mult", "weighted layers' biases train at lr × this (cuda-convnet: 2)", NON_NEGATIVE)
+OPTIMIZERS = Registry("optim.name", options=(LR, WEIGHT_DECAY, WEIGHT_DECAY_STYLE, DECAY_BIAS_AND_NORM, BIAS_LR_MULT))
 SCHEDULES = Registry("optim.schedule")
-DECAY_STYLES = ("coupled", "decoupled", "none")
-_DECAYED = (nn.Conv2d, nn.Linear, LocallyConnected2d)  # layers whose `weight` is decayed
+DECAY_STYLES = tuple(style.value for style in DecayStyle)
 
 
 def param_groups(model: nn.Module, cfg) -> list[dict]:
@@ -37,6 +44,7 @@ def param_groups(model: nn.Module, cfg) -> list[dict]:
     order as before per-layer settings existed, so older checkpoints still load.
     """
     layer_decay = _layer_decay_by_param(model)
+    weighted = {id(w.layer) for w in model.weighted_layers()}
     groups: dict[tuple, dict] = {}
     seen: set[int] = set()
     for module in model.modules():
@@ -44,7 +52,7 @@ def param_groups(model: nn.Module, cfg) -> list[dict]:
             if not p.requires_grad or id(p) in seen:
                 continue
             seen.add(id(p))
-            key = _group_key(module, name, p, cfg, layer_decay)
+            key = _group_key(module, id(module) in weighted, name, p, cfg, layer_decay)
             groups.setdefault(key, {"params": [], "weight_decay": key[1], "lr": cfg.lr * key[2]})["params"].append(p)
     # Stable sort: groups at the base lr before the others (biases), decayed before excluded, else first seen.
     order = sorted(groups, key=lambda k: (k[2] != 1.0, not k[0]))
@@ -60,9 +68,9 @@ def _layer_decay_by_param(model: nn.Module) -> dict[int, float]:
     return {id(layers[name].weight): decay for name, decay in per_name.items()}
 
 
-def _group_key(module: nn.Module, name: str, p: torch.Tensor, cfg, layer_decay: dict[int, float]) -> tuple:
-    """(decayed?, λ, lr multiplier) of one parameter."""
-    layered = isinstance(module, _DECAYED)
+def _group_key(module: nn.Module, layered: bool, name: str, p: torch.Tensor, cfg, layer_decay: dict[int, float]
+               ) -> tuple:
+    """(decayed?, λ, lr multiplier) of one parameter of `module` (`layered`: one of the model's weighted layers)."""
     mult = cfg.bias_lr_mult if layered and name == "bias" else 1.0
     decayed = (layered and name == "weight") or cfg.decay_bias_and_norm
     if not decayed:
@@ -167,47 +175,82 @@ class SGD(torch.optim.Optimizer):
         p.add_(d, alpha=-lr)
 
 
-@OPTIMIZERS.register("sgd")
-def _sgd(model: nn.Module, cfg) -> torch.optim.Optimizer:
-    return SGD(param_groups(model, cfg), lr=cfg.lr, momentum=cfg.momentum,
-               decoupled=cfg.weight_decay_style == "decoupled", paper_momentum_rescale=cfg.paper_momentum_rescale)
+MOMENTUM = Option("momentum", "SGD momentum μ (§5: 0.9)", FRACTION)
+PAPER_MOMENTUM_RESCALE = Option("paper_momentum_rescale", "rescale the momentum buffer on lr changes to match §5's "
+                                                          "v-form", only_where_read=True)
+ADAM_BETA1 = Option("adam_beta1", "Adam β1, decay of the gradient average", FRACTION)
+ADAM_BETA2 = Option("adam_beta2", "Adam β2, decay of the squared-gradient average", FRACTION)
+ADAM_EPS = Option("adam_eps", "Adam ε added to the denominator", POSITIVE)
 
 
-@OPTIMIZERS.register("adam")
-def _adam(model: nn.Module, cfg) -> torch.optim.Optimizer:
+# Builders: (parameter groups, lr, decoupled: decay outside the gradient), then their options.
+@OPTIMIZERS.register("sgd", options=(MOMENTUM, PAPER_MOMENTUM_RESCALE), summary="SGD with momentum, buffer form",
+                     source="§5")
+def _sgd(groups: list[dict], lr: float, decoupled: bool, *, momentum: float,
+         paper_momentum_rescale: bool) -> torch.optim.Optimizer:
+    return SGD(groups, lr=lr, momentum=momentum, decoupled=decoupled, paper_momentum_rescale=paper_momentum_rescale)
+
+
+@OPTIMIZERS.register("adam", options=(ADAM_BETA1, ADAM_BETA2, ADAM_EPS), summary="Adam (AdamW with decoupled decay)",
+                     source="Kingma & Ba 2015; Loshchilov & Hutter 2019")
+def _adam(groups: list[dict], lr: float, decoupled: bool, *, adam_beta1: float, adam_beta2: float,
+          adam_eps: float) -> torch.optim.Optimizer:
     # decoupled_weight_decay=True is torch's AdamW update: w ← w − lr·λ·w beside the Adam step.
-    return torch.optim.Adam(param_groups(model, cfg), lr=cfg.lr, betas=(cfg.adam_beta1, cfg.adam_beta2),
-                            eps=cfg.adam_eps, decoupled_weight_decay=cfg.weight_decay_style == "decoupled")
+    return torch.optim.Adam(groups, lr=lr, betas=(adam_beta1, adam_beta2), eps=adam_eps,
+                            decoupled_weight_decay=decoupled)
 
 
-@SCHEDULES.register("constant")
-def _constant(optimizer, cfg, epochs: int):
+PLATEAU_FACTOR = Option("plateau_factor", "lr multiplier per drop (§5: divide by 10)", SHARE)
+PLATEAU_PATIENCE = Option("plateau_patience", "epochs without a new best validation error before a drop (ours)",
+                          NON_NEGATIVE)
+PLATEAU_MAX_DROPS = Option("plateau_max_drops", "most drops over a run (§5: reduced three times)", NON_NEGATIVE)
+STEP_SIZE = Option("step_size", "epochs between lr drops", POSITIVE)
+STEP_GAMMA = Option("step_gamma", "lr multiplier per drop", SHARE)
+MILESTONES = Option("milestones", "epochs after which the lr drops, ascending")
+COSINE_MIN_LR = Option("cosine_min_lr", "lr the cosine decays to after the last epoch", NON_NEGATIVE)
+
+
+def _ascending_epochs(options: dict) -> str | None:
+    """The `check` of multistep (its options → the problem, or None): drops after ascending epochs >= 1."""
+    ms = list(options["milestones"])
+    if ms and ms[0] >= 1 and ms == sorted(set(ms)):
+        return None
+    return (f"optim.milestones={ms}: optim.schedule=multistep needs ascending epochs >= 1, e.g. "
+            "optim.milestones=[120,130]")
+
+
+# Builders: (optimizer, epochs, base lr), then their options.
+@SCHEDULES.register("constant", summary="the base lr throughout", source="Figure 1's runs")
+def _constant(optimizer, epochs: int, lr: float):
     return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
 
 
-@SCHEDULES.register("plateau")
-def _plateau(optimizer, cfg, epochs: int):
+@SCHEDULES.register("plateau", options=(PLATEAU_FACTOR, PLATEAU_PATIENCE, PLATEAU_MAX_DROPS),
+                    summary="lr × factor when the validation error stops improving, at most max_drops times",
+                    source="§5")
+def _plateau(optimizer, epochs: int, lr: float, *, plateau_factor: float, plateau_patience: int,
+             plateau_max_drops: int):
     """§5: divide the lr by 10 when the validation error stops improving, at most `plateau_max_drops` times.
 
     "Stops improving" is literal (no tolerance): an epoch whose error is not below the best so far is a bad
     epoch, and `plateau_patience` + 1 bad epochs in a row trigger a drop. The floor min_lr = lr·factor^drops
     caps the number of drops.
     """
-    floor = [g["lr"] * cfg.plateau_factor**cfg.plateau_max_drops for g in optimizer.param_groups]
+    floor = [g["lr"] * plateau_factor**plateau_max_drops for g in optimizer.param_groups]
     return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience, threshold=0.0,
+        optimizer, mode="min", factor=plateau_factor, patience=plateau_patience, threshold=0.0,
         threshold_mode="abs", min_lr=floor, eps=0.0)
 
 
-@SCHEDULES.register("step")
-def _step(optimizer, cfg, epochs: int):
-    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.step_gamma)
+@SCHEDULES.register("step", options=(STEP_SIZE, STEP_GAMMA), summary="lr × gamma every step_size epochs")
+def _step(optimizer, epochs: int, lr: float, *, step_size: int, step_gamma: float):
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=step_gamma)
 
 
-@SCHEDULES.register("multistep")
-def _multistep(optimizer, cfg, epochs: int):
-    """cuda-convnet's hand-made drops: lr × step_gamma after each epoch listed in `optim.milestones`."""
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(cfg.milestones), gamma=cfg.step_gamma)
+@SCHEDULES.register("multistep", options=(MILESTONES, STEP_GAMMA), check=_ascending_epochs,
+                    summary="lr × gamma after each listed epoch", source="cuda-convnet's hand-made drops")
+def _multistep(optimizer, epochs: int, lr: float, *, milestones: list[int], step_gamma: float):
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(milestones), gamma=step_gamma)
 
 
 class GroupCosine(torch.optim.lr_scheduler.CosineAnnealingLR):
@@ -229,18 +272,20 @@ class GroupCosine(torch.optim.lr_scheduler.CosineAnnealingLR):
         return [base * (self.floor_ratio + (1 - self.floor_ratio) * c) for base in self.base_lrs]
 
 
-@SCHEDULES.register("cosine")
-def _cosine(optimizer, cfg, epochs: int):
-    return GroupCosine(optimizer, epochs, cfg.cosine_min_lr, cfg.lr)
+@SCHEDULES.register("cosine", options=(COSINE_MIN_LR,), summary="cosine from the base lr to cosine_min_lr",
+                    source="Loshchilov & Hutter 2017")
+def _cosine(optimizer, epochs: int, lr: float, *, cosine_min_lr: float):
+    return GroupCosine(optimizer, epochs, cosine_min_lr, lr)
 
 
 def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
-    return OPTIMIZERS.build(cfg.name, model, cfg)
+    decoupled = cfg.weight_decay_style == DecayStyle.decoupled
+    return OPTIMIZERS.build_from(cfg.name, cfg, param_groups(model, cfg), cfg.lr, decoupled)
 
 
 def build_schedule(optimizer: torch.optim.Optimizer, cfg, epochs: int):
     """A scheduler stepped once per epoch with the epoch's validation error (`step(metric)` or `step()`)."""
-    return SCHEDULES.build(cfg.schedule, optimizer, cfg, epochs)
+    return SCHEDULES.build_from(cfg.schedule, cfg, optimizer, epochs, cfg.lr)
 
 
 def step_schedule(scheduler, val_err: float) -> None:

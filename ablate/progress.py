@@ -27,7 +27,10 @@ class Progress:
 
     def start_epoch(self, epoch: int, done: int = 0) -> None:
         """`done`: steps of this epoch already run (a resumed epoch)."""
-        self.epoch, self.done, self.first, self.images = epoch, done, done, 0
+        self.epoch = epoch
+        self.done = done  # steps of the epoch run so far
+        self.first = done  # the step this launch started the epoch at
+        self.images = 0
         self.t0 = self.last = time.perf_counter()
         if self.mode == "bar":
             name = self.label if len(self.label) <= 40 else self.label[:39] + "…"

@@ -26,7 +26,6 @@ import platform
 import socket
 import subprocess
 import sys
-import uuid
 import warnings
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ablate.atomic import atomic_write
 
 METRIC_COLUMNS = ["epoch", "step", "lr", "train_loss", "train_err", "val_loss", "val_top1_err", "val_top5_err",
                   "test_loss", "test_top1_err", "test_top5_err", "epoch_s", "images_per_s"]
@@ -53,17 +54,6 @@ FINAL = frozenset({Status.COMPLETED, Status.DIVERGED})  # re-running these would
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Replace `path` whole: a reader (or a crash) sees the old file or the new one, never a part."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb" if isinstance(data, bytes) else "w") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def remove_stale_temps(folder: Path) -> None:

@@ -19,9 +19,9 @@ from ablate.data import build_data
 from ablate.data.loader import BatchSource
 from ablate.dist import DistEnv
 from ablate.engine import EpochMeter, StepContext, train_one_epoch
+from ablate.fit import Trainer
 from ablate.models import build_model
 from ablate.optim import build_optimizer
-from ablate.trainer import Trainer
 
 CPU = torch.device("cpu")
 # The constants people paste into torchvision scripts (CIFAR-10 train split, pixels in [0, 1]).

@@ -26,7 +26,7 @@ from ablate.config import Config, DataConfig, ModelConfig, TrainerConfig
 from ablate.data.augment import AUGMENTS, Geometry, Normalizer
 from ablate.data.loader import TensorLoader
 from ablate.dist import DistEnv
-from ablate.trainer import Trainer
+from ablate.fit import Trainer
 
 TIMEOUT_S = 240  # one packed measurement; a hung one must not eat the device time of the rest
 

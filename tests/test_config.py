@@ -5,6 +5,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ValidationError
 
+import ablate
 from ablate.cli import job_dirname, to_config
 from ablate.config import Config, ModelConfig, from_dict
 from ablate.registry import ConfigError, Registry
@@ -44,11 +45,20 @@ def test_unknown_key_fails_at_compose_time():
         compose_cfg(["model.activaton=relu"])
 
 
-def test_plain_python_config_validates_too():
+def test_plain_python_config_is_validated_by_train_before_any_work(tmp_path):
+    cfg = Config(model=ModelConfig(activation="swishh"), out_dir=str(tmp_path / "run"))
     with pytest.raises(ConfigError, match="choose one of"):
-        Config(model=ModelConfig(activation="swishh"))
+        ablate.train(cfg)
+    assert not (tmp_path / "run").exists()
     with pytest.raises(ConfigError, match="unknown config key"):
         from_dict({"model": {"nope": 1}})
+
+
+def test_the_schema_imports_nothing_from_models_data_or_optim():
+    code = ("import sys, ablate.config; bad = [m for m in sys.modules if m.startswith(('ablate.models', "
+            "'ablate.data', 'ablate.optim')) or m == 'torch']; print(bad); sys.exit(bool(bad))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_registry_rejects_a_second_different_entry():
@@ -58,6 +68,7 @@ def test_registry_rejects_a_second_different_entry():
         reg.register("a", lambda: 2)
     with pytest.raises(ConfigError, match="choose one of: a"):
         reg.get("b")
+    assert reg.get("a").build() == 1
 
 
 def test_job_dirname_is_stable_bounded_and_leaves_out_bookkeeping():

@@ -2,8 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from ablate.config import DataConfig
-from ablate.data import CIFAR10_CLASSES, DATASETS, build_data, channel_stats, stratified_indices
+from ablate.config import Config, DataConfig
+from ablate.data import CIFAR10_CLASSES, DATASETS, build_data, stratified_indices
+from ablate.data.normalize import pixel_stats
+from ablate.validate import validate
 
 
 def test_stratified_indices_are_balanced_and_deterministic():
@@ -23,7 +25,7 @@ def test_embedded_cifar10_mini_is_real_balanced_cifar():
     assert ds.train_x.shape == (4000, 32, 32, 3) and ds.test_x.shape == (1000, 32, 32, 3)
     assert ds.train_x.dtype == np.uint8 and ds.classes == CIFAR10_CLASSES
     assert (np.bincount(ds.train_y) == 400).all() and (np.bincount(ds.test_y) == 100).all()
-    mean, _ = channel_stats(ds.train_x)
+    mean = pixel_stats(ds.train_x)["mean"]
     # CIFAR-10's train means are (0.4914, 0.4822, 0.4465): a 4000-image sample lands close to them.
     np.testing.assert_allclose(mean, [0.4914, 0.4822, 0.4465], atol=0.02)
 
@@ -78,7 +80,7 @@ def test_data_groups_compose_to_valid_configs(group):
 def test_bad_data_values_fail_at_validation_naming_the_fix(override, message):
     from ablate.registry import ConfigError
     with pytest.raises(ConfigError, match=message):
-        DataConfig(**override).check()
+        validate(Config(data=DataConfig(**override)))
 
 
 def test_engine_trains_on_cifar10_files_with_augmentation_and_reports_test_columns(make_config, tmp_path):

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from ablate.config import DataConfig
+from ablate.config import Config, DataConfig
 from ablate.data import DATASETS, ArrayDataset, build_data
 from ablate.data import augment as A
 from ablate.data.loader import TensorLoader, make_generator
 from ablate.data.normalize import CentredRaw, Normalizer, mean_image, mean_patch, pixel_stats
 from ablate.registry import ConfigError
+from ablate.validate import validate
 
 CPU = torch.device("cpu")
 
@@ -210,13 +211,13 @@ def test_a_paper_run_with_24px_crops_trains_and_summary_json_records_the_mean(ma
 ])
 def test_bad_normalize_or_crop_size_fails_at_validation_naming_the_fix(override, message):
     with pytest.raises(ConfigError, match=message):
-        DataConfig(**override).check()
+        validate(Config(data=DataConfig(**override)))
 
 
 def test_crop_sizes_that_fit_are_accepted_and_unknown_frames_are_checked_at_load():
     for ok in (dict(name="cifar10", crop_size=24, crop_padding=0), dict(name="cifar10", crop_size=40),
                dict(name="imagenet", crop_size=256), dict(name="synthetic", crop_size=None)):
-        DataConfig(**ok).check()
+        validate(Config(data=DataConfig(**ok)))
     ds = ArrayDataset(np.zeros((2, 8, 8, 3), np.uint8), np.arange(2), np.zeros((2, 8, 8, 3), np.uint8),
                       np.arange(2), ("a", "b"))
     assert ds.geometry(1, 10) == A.Geometry(8, 10, 1)

@@ -14,8 +14,8 @@ import yaml
 
 import ablate
 from ablate.claim import RunFolderError, RunLock
+from ablate.fit import Trainer
 from ablate.runfolder import TIMING_COLUMNS, RunFolder
-from ablate.trainer import Trainer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -253,7 +253,7 @@ def test_a_name_may_not_leave_runs(tmp_path, name):
 
 # the report refuses to double count ------------------------------------------------------------------------------
 def _report(tmp_path, *paths):
-    from ablate.report.__main__ import main as report_main
+    from ablate.report.command import main as report_main
 
     out = tmp_path / "report"
     assert report_main([*map(str, paths), "--out", str(out), "--format", "md,csv"]) == 0
@@ -298,7 +298,7 @@ def test_repeated_epochs_are_kept_once_or_the_run_excluded(make_config, tmp_path
 
 
 def test_mathtext_labels_completed_runs_without_metrics_and_a_file_as_out(make_config, tmp_path):
-    from ablate.report.__main__ import main as report_main
+    from ablate.report.command import main as report_main
 
     ablate.train(make_config(["model.activation=tanh"], "tanh"))
     ablate.train(make_config([], "relu"))
@@ -338,7 +338,7 @@ def test_a_sibling_that_completed_the_same_run_is_recorded_not_trained_again(mak
 
 
 def test_only_keeps_one_axis_of_a_campaign_folder(make_config, tmp_path):
-    from ablate.report.__main__ import main as report_main
+    from ablate.report.command import main as report_main
     for run, overrides in {"base": [], "base1": ["seed=1"], "lrn": ["model.norm=lrn"],
                            "nonoverlap": ["model.pool=nonoverlap"], "off": ["model.norm=lrn", "model.pool=nonoverlap"]
                            }.items():

@@ -5,8 +5,8 @@ import sys
 import pandas as pd
 
 import ablate
-from ablate.report.__main__ import main as report_main
 from ablate.report.collect import collect
+from ablate.report.command import main as report_main
 from tests.conftest import REPO
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import ablate
 from ablate import load_runs
-from ablate.report.__main__ import main as report_main
+from ablate.report.command import main as report_main
 from tests.test_report_handmade import RELU_ERR, config, write_run
 
 

@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from ablate.report.__main__ import main as report_main
 from ablate.report.collect import collect, per_run
+from ablate.report.command import main as report_main
 from ablate.report.design import Design
 from ablate.report.speed import fig1_arms, speedup
 from ablate.report.stats import epochs_to, t_quantile, welch_ci
@@ -336,8 +336,8 @@ def test_config_keys_named_like_metrics_stay_config_keys(tmp_path):
 
 
 def test_at_epoch_compares_unfinished_runs_at_an_equal_budget(tmp_path):
-    from ablate.report.__main__ import cut_at_epoch
     from ablate.report.collect import collect
+    from ablate.report.command import cut_at_epoch
     for name, status, n in [("long", "running", 5), ("short", "preempted", 2), ("done", "completed", 3)]:
         run = tmp_path / name
         run.mkdir()
@@ -350,3 +350,24 @@ def test_at_epoch_compares_unfinished_runs_at_an_equal_budget(tmp_path):
     status = cut.groupby("run")["status"].first()
     assert last.max() == 3 and status["long"] == "completed"  # runs named relative to the folder given
     assert status["done"] == "completed" and status["short"] == "preempted"
+
+
+def test_table_builders_give_numbers_and_the_renderer_aligns_by_type(sweep):
+    """Outside the label columns (config values such as towers=1 name a variant), a cell that reads as a number
+    is one (or a Cell holding numbers); only the renderer formats, and it right-aligns the number columns."""
+    from ablate.report.cells import is_number
+    from ablate.report.render import Table
+    from ablate.report.speed import speed_table
+    from ablate.report.tables import status_table
+    one, design, arms = analysed(sweep)
+    for table in (ilsvrc_table(one, design), delta_table(one, design, arms), status_table(one, design),
+                  speed_table(arms)):
+        labels = [i for i, c in enumerate(table.columns) if c in ("Axis", "Value", "Baseline", "Variant", "lr")]
+        for row in table.cells:
+            for cell in (c for i, c in enumerate(row) if i not in labels):
+                if isinstance(cell, str):
+                    with pytest.raises(ValueError):
+                        float(cell)
+    table = Table("t", "caption", ["label", "count", "text", "empty"], [["a", 3, "12", None], ["b", 4, "x", None]])
+    assert table.markdown().splitlines()[3] == "| --- | ---: | --- | --- |"
+    assert table.frame()["count"].tolist() == [3, 4] and is_number(3.5) and not is_number(True)

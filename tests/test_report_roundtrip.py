@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ablate.report.__main__ import main as report_main
+from ablate.report.command import main as report_main
 from tests.test_report_handmade import make_sweep
 
 TABLES = ("table_delta.csv", "table_ilsvrc.csv", "table_fig1_speed.csv", "table_status.csv", "runs.csv")

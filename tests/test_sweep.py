@@ -124,15 +124,15 @@ def test_wandb_sweep_runs_carry_tags_notes_and_their_outcome(tmp_path):
 def test_wandb_preempted_run_is_marked_resumable(make_config, monkeypatch):
     import signal as signals
 
-    import ablate.trainer as trainer
+    import ablate.fit as fit
     monkeypatch.setenv("WANDB_MODE", "offline")
     cfg = make_config(["logger=wandb", "trainer.epochs=2", "trainer.check_every=1"])
-    real_evaluate = trainer.evaluate
+    real_evaluate = fit.evaluate
 
     def preempt_after_epoch_1(*args, **kwargs):
         signals.raise_signal(signals.SIGTERM)  # ablate's handler only sets a flag: the run stops at the next step
         return real_evaluate(*args, **kwargs)
-    monkeypatch.setattr(trainer, "evaluate", preempt_after_epoch_1)
+    monkeypatch.setattr(fit, "evaluate", preempt_after_epoch_1)
     done = ablate.train(cfg)
     assert done["status"] == "preempted" and done["preempt_signal"] == "SIGTERM"
     log = next(Path(cfg.out_dir).glob("wandb/offline-run-*/run-*.wandb"))
@@ -142,20 +142,20 @@ def test_wandb_preempted_run_is_marked_resumable(make_config, monkeypatch):
 
 @pytest.mark.slow
 def test_wandb_resumed_run_continues_the_same_wandb_run(make_config, monkeypatch):
-    import ablate.trainer as trainer
+    import ablate.fit as fit
     monkeypatch.setenv("WANDB_MODE", "offline")
     cfg = make_config(["logger=wandb", "trainer.epochs=2"])
-    real_evaluate, calls = trainer.evaluate, []
+    real_evaluate, calls = fit.evaluate, []
 
     def fail_in_epoch_2(*args, **kwargs):
         calls.append(1)
         if len(calls) > 1:  # epoch 1 evaluated (and checkpointed); epoch 2 crashes
             raise RuntimeError("injected crash")
         return real_evaluate(*args, **kwargs)
-    monkeypatch.setattr(trainer, "evaluate", fail_in_epoch_2)
+    monkeypatch.setattr(fit, "evaluate", fail_in_epoch_2)
     with pytest.raises(RuntimeError):
         ablate.train(cfg)
-    monkeypatch.setattr(trainer, "evaluate", real_evaluate)
+    monkeypatch.setattr(fit, "evaluate", real_evaluate)
     summary = ablate.train(cfg)
     assert summary["status"] == "completed" and summary["resumes"] == 1
     logs = sorted(Path(cfg.out_dir).glob("wandb/offline-run-*/run-*.wandb"))

@@ -67,12 +67,12 @@ def test_diverged_run_ends_normally_with_its_step(make_config, caplog):
 
 
 def test_exception_marks_the_run_failed_and_keeps_the_traceback(make_config, monkeypatch):
-    import ablate.trainer as engine
+    import ablate.fit
 
     def boom(*args, **kwargs):
         raise RuntimeError("injected")
     cfg = make_config()
-    monkeypatch.setattr(engine, "evaluate", boom)
+    monkeypatch.setattr(ablate.fit, "evaluate", boom)  # the trainer's evaluation fails in epoch 1
     with pytest.raises(RuntimeError):
         ablate.train(cfg)
     summary = json.load(open(f"{cfg.out_dir}/summary.json"))

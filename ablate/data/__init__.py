@@ -1,9 +1,10 @@
-"""The dataset registry and `build_data`: config → train/val/test batch sources.
+"""The data set registry and `build_data`: config → train/val/test batch sources.
 
-A dataset entry returns an `ArrayDataset`: uint8 images in memory (CIFAR-10, synthetic sets) or image file
-paths (ImageNet), with labels and the crop geometry. `build_data` carves the subset and the validation split,
-takes this rank's shard, and wraps each split in a batch source: the GPU-resident `TensorLoader` for in-memory
-sets, a `FileLoader` (torch DataLoader with workers) for files. Both hand uint8 crops to the same input scale
+A data set's spec declares its frame (ablate/registry.py); its builder returns an `ArrayDataset`: uint8 images
+in memory (CIFAR-10, synthetic sets) or image file paths (ImageNet), with labels and the crop geometry.
+`build_data` carves the subset and the validation split, takes this rank's shard, and wraps each split in a batch
+source: the GPU-resident `TensorLoader` for in-memory sets, a `FileLoader` (torch DataLoader with workers) for
+files. Both hand uint8 crops to the same input scale
 (`data.normalize`, ablate/data/normalize.py). See docs/data.md.
 """
 
@@ -21,10 +22,9 @@ from ablate.data.loader import BatchSource, TensorLoader
 from ablate.data.normalize import input_scale, pixel_stats
 from ablate.registry import ConfigError, Registry
 
-DATASETS = Registry("data.name")
-# Each data set's stored frame side and fixed padding (None = data.crop_padding), known before any data is read,
-# so that a data.crop_size that cannot fit fails at validation. Filled in beside each registration.
-FRAMES: dict[str, tuple[int, int | None]] = {}
+# Builders take the data section. Each spec declares `frame`: the stored frame side and the fixed padding (None:
+# data.crop_padding), known before any data is read, so that a data.crop_size that cannot fit fails at validation.
+DATASETS = Registry("data.name", requires=("frame",))
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -94,11 +94,6 @@ def stratified_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
     share[: n % len(classes)] += 1
     picked = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, share, strict=True)]
     return np.sort(np.concatenate(picked))
-
-
-def channel_stats(images: np.ndarray) -> tuple[list[float], list[float]]:
-    stats = pixel_stats(images)
-    return stats["mean"], stats["std"]
 
 
 def data_identity(ds: ArrayDataset) -> str:

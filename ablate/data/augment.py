@@ -90,9 +90,12 @@ def centre_params(n: int, geo: Geometry) -> Params:
     return Params(c, c, torch.zeros(n, dtype=torch.bool), None)
 
 
-AUGMENTS.register("none", lambda: Augment(crop=False, flip=False, pca=False))
-AUGMENTS.register("crop_flip", lambda: Augment(crop=True, flip=True, pca=False))
-AUGMENTS.register("crop_flip_pca", lambda: Augment(crop=True, flip=True, pca=True))
+AUGMENTS.register("none", lambda: Augment(crop=False, flip=False, pca=False), summary="the centre crop, unflipped",
+                  source="§4.1's baseline")
+AUGMENTS.register("crop_flip", lambda: Augment(crop=True, flip=True, pca=False),
+                  summary="random crops and horizontal flips", source="§4.1")
+AUGMENTS.register("crop_flip_pca", lambda: Augment(crop=True, flip=True, pca=True),
+                  summary="random crops, flips and PCA lighting noise (σ data.pca_std)", source="§4.1")
 
 
 def crop_flip(images: torch.Tensor, oy: torch.Tensor, ox: torch.Tensor, flip: torch.Tensor,

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ablate.atomic import atomic_write
+
 FORMAT = 1  # bump when the cached arrays' meaning changes
 
 
@@ -79,13 +81,9 @@ def _add(entry: Path, arrays: dict[str, np.ndarray]) -> None:
     """Add arrays to an existing entry: each file, then the manifest, written aside and renamed into place."""
     manifest = json.loads((entry / "manifest.json").read_text())
     for name, a in arrays.items():
-        tmp = entry / f".{name}.tmp{os.getpid()}.npy"
-        np.save(tmp, a, allow_pickle=False)
-        os.replace(tmp, entry / f"{name}.npy")
+        atomic_write(entry / f"{name}.npy", lambda f, a=a: np.save(f, a, allow_pickle=False))
         manifest["arrays"][name] = _spec(a)
-    tmp = entry / f".manifest.tmp{os.getpid()}"
-    tmp.write_text(json.dumps(manifest, indent=1))
-    os.replace(tmp, entry / "manifest.json")
+    atomic_write(entry / "manifest.json", json.dumps(manifest, indent=1))
 
 
 Derived = dict[str, Callable[[dict[str, np.ndarray]], np.ndarray]]

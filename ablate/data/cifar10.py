@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ablate.data import CIFAR10_CLASSES, DATASETS, FRAMES, ArrayDataset
+from ablate.data import CIFAR10_CLASSES, DATASETS, ArrayDataset
 from ablate.data.cache import cached, fingerprint
 from ablate.data.files import BadImageError, list_image_folder, load_rgb
 from ablate.data.normalize import mean_image
@@ -153,10 +153,8 @@ def source_files(kind: str, where: Path, allow_missing: bool = False) -> list[st
             for p in list_image_folder(where / split, CIFAR10_CLASSES, allow_missing)[0]]
 
 
-FRAMES["cifar10"] = (32, None)
-
-
-@DATASETS.register("cifar10")
+@DATASETS.register("cifar10", summary="CIFAR-10 at data.root: the python batches or an ImageFolder tree",
+                   source="Krizhevsky 2009", frame=(32, None))
 def cifar10(cfg) -> ArrayDataset:
     root = Path(cfg.root).expanduser()
     found = find_source(root)

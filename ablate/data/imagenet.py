@@ -18,18 +18,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from ablate.data import DATASETS, FRAMES, ArrayDataset
+from ablate.data import DATASETS, ArrayDataset
 from ablate.data.augment import IMAGENET_EIGVAL, IMAGENET_EIGVEC
 from ablate.data.cache import cached, fingerprint
 from ablate.data.files import IMAGE_SUFFIXES, BadImageError, list_image_folder, load_rgb
 from ablate.data.normalize import Moments
+from ablate.data.synthetic import class_images
 from ablate.registry import ConfigError
 
 FRAME, SIZE = 256, 224
-FRAMES["imagenet"] = FRAMES["synthetic_imagenet"] = (FRAME, 0)
 MEAN_SEED = 0  # the mean image belongs to the data set, not the run: every run draws the same sample
 # The usual ImageNet channel statistics (torchvision's; the std values are most likely means of per-image stds,
 # see ablate/data/augment.py), and fb.resnet.torch's lighting eigen-decomposition.
@@ -54,7 +52,8 @@ def _check_layout(root: Path) -> None:
                           f"(e.g. with valprep.sh). {layout_help(root)}")
 
 
-@DATASETS.register("imagenet")
+@DATASETS.register("imagenet", summary="ILSVRC-2012 at data.root (root/train/<wnid>/*.JPEG, root/val/<wnid>/*.JPEG)",
+                   source="§2", frame=(FRAME, 0))
 def imagenet(cfg) -> ArrayDataset:
     root = Path(cfg.root).expanduser()
     _check_layout(root)
@@ -121,26 +120,12 @@ def frame_moments(files: list[str], skip_bad: bool, block: int = 256) -> tuple[M
     return moments, bad
 
 
-def synthetic_frames(n: int, num_classes: int, seed: int, chunk: int = 128) -> tuple[np.ndarray, np.ndarray]:
-    """n 256×256 images: a per-class smooth colour pattern, contrast jitter and noise (generated in chunks)."""
-    gen = torch.Generator().manual_seed(seed)
-    templates = torch.rand(num_classes, 3, 4, 4, generator=torch.Generator().manual_seed(1234))
-    labels = (torch.arange(n) % num_classes)[torch.randperm(n, generator=gen)]
-    out = np.empty((n, FRAME, FRAME, 3), dtype=np.uint8)
-    for start in range(0, n, chunk):
-        lab = labels[start:start + chunk]
-        base = F.interpolate(templates[lab], size=(FRAME, FRAME), mode="bilinear", align_corners=False)
-        contrast = 0.5 + torch.rand(len(lab), 1, 1, 1, generator=gen)
-        img = (0.5 + contrast * (base - 0.5) + 0.25 * torch.randn(base.shape, generator=gen)).clamp(0, 1)
-        out[start:start + len(lab)] = (img * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return out, labels.numpy()
-
-
-@DATASETS.register("synthetic_imagenet")
+@DATASETS.register("synthetic_imagenet", summary="ImageNet-shaped class patterns with noise, generated in memory "
+                   "(compute benchmarks)", source="ours", frame=(FRAME, 0))
 def synthetic_imagenet(cfg, num_classes: int = 1000) -> ArrayDataset:
     """For compute benchmarks without I/O: ImageNet-shaped frames in memory (data.subset sets the size)."""
     n_train, n_test = cfg.subset or 1280, cfg.test_subset or 500
-    train_x, train_y = synthetic_frames(n_train, num_classes, seed=1)
-    test_x, test_y = synthetic_frames(n_test, num_classes, seed=2)
+    train_x, train_y = class_images(n_train, num_classes, FRAME, seed=1, mode="bilinear", chunk=128)
+    test_x, test_y = class_images(n_test, num_classes, FRAME, seed=2, mode="bilinear", chunk=128)
     return ArrayDataset(train_x, train_y, test_x, test_y, tuple(f"class{i}" for i in range(num_classes)),
                         source="synthetic ImageNet-shaped frames", size=SIZE, pad=0, stats=IMAGENET_STATS)

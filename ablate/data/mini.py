@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ablate.data import CIFAR10_CLASSES, DATASETS, FRAMES, ArrayDataset
+from ablate.data import CIFAR10_CLASSES, DATASETS, ArrayDataset
 
 ASSETS = Path(__file__).parent / "assets" / "cifar10_mini"
 PER_CLASS = {"train": 400, "test": 100}
@@ -31,10 +31,8 @@ def _read_split(split: str) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(images), np.concatenate(labels)
 
 
-FRAMES["cifar10_mini"] = (SIDE, None)
-
-
-@DATASETS.register("cifar10_mini")
+@DATASETS.register("cifar10_mini", summary="4,000 train / 1,000 test real CIFAR-10 images inside the package "
+                   "(offline demo)", source="Krizhevsky 2009", frame=(SIDE, None))
 def cifar10_mini(cfg=None) -> ArrayDataset:
     train_x, train_y = _read_split("train")
     test_x, test_y = _read_split("test")

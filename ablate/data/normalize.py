@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     from ablate.data import ArrayDataset
     from ablate.data.augment import Geometry
 
-MODES = ("standard", "paper")
-
-
 class InputScale:
     """What both modes share: the device, and AlexNet's per-image lighting shift in [0, 1] units."""
 

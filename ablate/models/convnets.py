@@ -49,14 +49,16 @@ class ConvNet4(nn.Module):
                  image_size: int = 32):
         super().__init__()
         c1, c2, c3 = parts.width(32), parts.width(32), parts.width(64)
+        # Whatever module the pool axis builds: the sizes follow the pools made here, not a guess at their types.
+        pools = [parts.pool("max", True), parts.pool("avg", True), parts.pool("avg", True)]
         self.features = nn.Sequential(
-            nn.Conv2d(in_channels, c1, 5, padding=2), parts.act(c1), parts.norm(c1), parts.pool("max", True),
-            nn.Conv2d(c1, c2, 5, padding=2), parts.act(c2), parts.norm(c2), parts.pool("avg", True),
-            nn.Conv2d(c2, c3, 5, padding=2), parts.act(c3), parts.pool("avg", True),
+            nn.Conv2d(in_channels, c1, 5, padding=2), parts.act(c1), parts.norm(c1), pools[0],
+            nn.Conv2d(c1, c2, 5, padding=2), parts.act(c2), parts.norm(c2), pools[1],
+            nn.Conv2d(c2, c3, 5, padding=2), parts.act(c3), pools[2],
         )
         side = image_size
-        for i, layer in enumerate(m for m in self.features if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d))):
-            side = pool_out(side, layer, f"convnet4 pool{i + 1}")
+        for i, pool in enumerate(pools):
+            side = pool_out(side, pool, f"convnet4 pool{i + 1}")
         self.classifier = nn.Sequential(
             nn.Flatten(), parts.hidden(c3 * side * side, hidden), nn.Linear(hidden, num_classes),
         )

@@ -1,132 +1,19 @@
-"""Per-axis layer registries: each maps a config string to a module constructor (like timm's create_act).
+"""Layers the paper's nets need that torch lacks, and their shape arithmetic.
 
-Constructors take keyword options and ignore the ones that do not concern them, so a model can pass the
-same options to whatever value the axis is set to. Also here: the layers the paper's nets need that torch
-lacks (cuda-convnet's locally connected layer; LRN within towers is in lrn.py) and the shape arithmetic that lets every
-model check, before training, that a pooling choice still fits its feature maps.
+cuda-convnet's locally connected layer (LRN within towers is in lrn.py), and the output sizes of convolutions
+and pooling, so that every model checks before training that a pooling choice still fits its feature maps. The
+axes' values are in activations.py, norms.py, pools.py, regularizers.py and init.py.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ablate.models.lrn import TowerLRN
-from ablate.registry import ConfigError, Registry
-
-ACTIVATIONS = Registry("model.activation")
-
-ACTIVATIONS.register("sigmoid", lambda **_: nn.Sigmoid())
-
-
-class ScaledTanh(nn.Module):
-    """cuda-convnet's `tanh[a,b]` neuron, a·tanh(b·x); LeCun et al. 1998 use a = 1.7159, b = 2/3."""
-
-    def __init__(self, a: float = 1.0, b: float = 1.0):
-        super().__init__()
-        self.a, self.b = a, b
-
-    def forward(self, x):
-        return self.a * torch.tanh(self.b * x)
-
-    def extra_repr(self) -> str:
-        return f"a={self.a}, b={self.b}"
-
-
-# Plain tanh stays torch's module (same graph and speed as before the scaled form existed).
-ACTIVATIONS.register("tanh", lambda tanh_a=1.0, tanh_b=1.0, **_: nn.Tanh() if (tanh_a, tanh_b) == (1, 1)
-                     else ScaledTanh(tanh_a, tanh_b))
-ACTIVATIONS.register("relu", lambda **_: nn.ReLU(inplace=True))
-ACTIVATIONS.register("leaky_relu", lambda leaky_slope=0.01, **_: nn.LeakyReLU(leaky_slope, inplace=True))
-ACTIVATIONS.register("elu", lambda elu_alpha=1.0, **_: nn.ELU(elu_alpha, inplace=True))
-# He et al. 2015: one learned slope per channel (per unit in fc layers), initialised to 0.25.
-ACTIVATIONS.register("prelu", lambda channels=None, **_: nn.PReLU(channels or 1, init=0.25))
-ACTIVATIONS.register("gelu", lambda **_: nn.GELU())
-
-
-def activation_options(cfg) -> dict:
-    """The activation keyword options a ModelConfig carries."""
-    return {"leaky_slope": cfg.leaky_slope, "elu_alpha": cfg.elu_alpha, "tanh_a": cfg.tanh_a, "tanh_b": cfg.tanh_b}
-
-
-def _second_moment(f, points: int = 80) -> float:
-    """E[f(z)²] for z ~ N(0, 1), by Gauss–Hermite quadrature (exact to ~1e-12 for the smooth f used here)."""
-    z, w = np.polynomial.hermite_e.hermegauss(points)
-    return float(np.sum(w * f(z) ** 2) / math.sqrt(2 * math.pi))
-
-
-def kaiming_gain(cfg) -> float:
-    """The He-init gain for the configured activation (PReLU at its initial slope 0.25).
-
-    He et al.'s argument: with weights N(0, g²/fan_in), a layer's pre-activation variance is g²·E[φ(h)²] for
-    h its input pre-activation, so unit variance is kept when g = 1/√E[φ(z)²], z ~ N(0, 1) (ReLU: √2). For
-    tanh torch uses 5/3, 4.6% above that value (1.593); for a·tanh(b·x) we keep torch's value at a = b = 1 and
-    scale it by the same argument: g = 5/3 · √(E[tanh(z)²] / E[(a·tanh(b·z))²]). E[tanh(z)²] = 0.394; LeCun's
-    1.7159·tanh(2x/3) has 0.750, so its gain is 1.208 (1.155 without torch's margin), not 5/3.
-    """
-    if cfg.activation == "tanh":
-        scaled = _second_moment(lambda z: cfg.tanh_a * np.tanh(cfg.tanh_b * z))
-        return 5.0 / 3 * math.sqrt(_second_moment(np.tanh) / scaled)
-    slope = {"leaky_relu": cfg.leaky_slope, "prelu": 0.25}.get(cfg.activation, 0.0)
-    return {"sigmoid": 1.0}.get(cfg.activation, math.sqrt(2.0 / (1 + slope**2)))
-
-
-NORMS = Registry("model.norm")
-
-
-def norm_groups(channels: int, groups: int, towers: int = 1) -> int:
-    """GroupNorm's group count: `groups` clipped to the channels, lowered until it divides them (and, when it
-    can, is a multiple of the towers, so no group mixes channels of two towers)."""
-    g = min(groups, channels)
-    while g > 1 and (channels % g or g % towers):
-        g -= 1
-    return g
-
-
-@NORMS.register("none")
-def _no_norm(channels: int, towers: int = 1, **_) -> nn.Module:
-    return nn.Identity()
-
-
-@NORMS.register("lrn")
-def _lrn(channels: int, towers: int = 1, lrn_size: int = 5, lrn_alpha: float = 1e-4, lrn_beta: float = 0.75,
-         lrn_k: float = 2.0, lrn_convention: str = "cudaconvnet", **_) -> nn.Module:
-    return TowerLRN(lrn_size, lrn_alpha, lrn_beta, lrn_k, towers, lrn_convention)
-
-
-@NORMS.register("groupnorm")
-def _groupnorm(channels: int, towers: int = 1, groupnorm_groups: int = 32, **_) -> nn.Module:
-    return nn.GroupNorm(norm_groups(channels, groupnorm_groups, towers), channels)
-
-
-@NORMS.register("batchnorm")
-def _batchnorm(channels: int, towers: int = 1, **_) -> nn.Module:
-    return nn.BatchNorm2d(channels)
-
-
-def norm_options(cfg) -> dict:
-    """The normalization keyword options a ModelConfig carries."""
-    return {"lrn_size": cfg.lrn_size, "lrn_alpha": cfg.lrn_alpha, "lrn_beta": cfg.lrn_beta, "lrn_k": cfg.lrn_k,
-            "lrn_convention": cfg.lrn_convention, "groupnorm_groups": cfg.groupnorm_groups}
-
-
-POOLS = Registry("model.pool")
-_POOL_TYPES = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
-
-
-def _pool(default_kernel: int, default_stride: int):
-    def build(kind: str = "max", ceil_mode: bool = False, kernel: int | None = None, stride: int | None = None):
-        k = default_kernel if kernel is None else kernel
-        return _POOL_TYPES[kind](k, default_stride if stride is None else stride, ceil_mode=ceil_mode)
-    return build
-
-
-POOLS.register("overlap", _pool(3, 2))  # §3.4: z = 3, s = 2, windows overlap
-POOLS.register("nonoverlap", _pool(2, 2))  # §3.4's baseline: z = s = 2, traditional local pooling
+from ablate.registry import ConfigError
 
 
 def conv_out(n: int, kernel: int, stride: int = 1, padding: int = 0, where: str = "conv") -> int:

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ablate.registry import Registry
+from ablate.registry import FRACTION, POSITIVE, SHARE, Option, Registry
 
 REGULARIZERS = Registry("model.regularizer")
 _BUDGET = 1 << 24  # elements per chunk of per-example masks / inference samples (64 MiB in fp32)
@@ -41,7 +41,9 @@ class FCBlock(nn.Module):
 
     def __init__(self, linear: nn.Linear, act: nn.Module, drop: nn.Module | None = None, on_input: bool = False):
         super().__init__()
-        self.linear, self.act, self.drop = linear, act, drop or nn.Identity()
+        self.linear = linear
+        self.act = act
+        self.drop = drop or nn.Identity()
         self.on_input = on_input
 
     def forward(self, x):
@@ -145,28 +147,35 @@ class DropConnectFC(nn.Module):
                 f"mask_bias={self.mask_bias}")
 
 
-@REGULARIZERS.register("none")
-def _none(in_features: int, out_features: int, act: nn.Module, **_) -> nn.Module:
-    return FCBlock(nn.Linear(in_features, out_features), act)
+DROPOUT = Option("dropout", "probability of zeroing a unit (§4.2: 0.5)", FRACTION)
+DROPOUT_STYLE = Option("dropout_style", "inverted: kept units ×1/(1−p) in training; paper: outputs ×(1−p) at test")
+DROPCONNECT_KEEP = Option("dropconnect_keep", "keep probability p of each weight (Wan et al.: M ~ Bernoulli(p))", SHARE)
+DROPCONNECT_MASK = Option("dropconnect_mask", "example: a fresh mask per training example; batch: one per batch")
+DROPCONNECT_INFERENCE = Option("dropconnect_inference", "sample: Gaussian moment matching (Wan et al.); mean: a(pWv + b)")
+DROPCONNECT_SAMPLES = Option("dropconnect_samples", "Gaussian samples per unit averaged by sample inference", POSITIVE)
+DROPCONNECT_MASK_BIAS = Option("dropconnect_mask_bias", "mask the bias too (Wan et al.: b folded into W)")
 
 
-@REGULARIZERS.register("dropout")
-def _dropout(in_features: int, out_features: int, act: nn.Module, dropout: float = 0.5,
-             dropout_style: str = "inverted", dropout_on_input: bool = False, **_) -> nn.Module:
+# Builders: (in_features, out_features, the block's activation, on_input: dropout on the inputs, for an output
+# layer that follows no hidden fc layer), then their options.
+@REGULARIZERS.register("dropout", options=(DROPOUT, DROPOUT_STYLE), summary="dropout on the hidden fc layers' outputs",
+                       source="§4.2")
+def _dropout(in_features: int, out_features: int, act: nn.Module, on_input: bool, *, dropout: float,
+             dropout_style: str) -> nn.Module:
     drop = PaperDropout(dropout) if dropout_style == "paper" else nn.Dropout(dropout)
-    return FCBlock(nn.Linear(in_features, out_features), act, drop, on_input=dropout_on_input)
+    return FCBlock(nn.Linear(in_features, out_features), act, drop, on_input=on_input)
 
 
-@REGULARIZERS.register("dropconnect")
-def _dropconnect(in_features: int, out_features: int, act: nn.Module, dropconnect_keep: float = 0.5,
-                 dropconnect_mask: str = "example", dropconnect_inference: str = "sample",
-                 dropconnect_samples: int = 1000, dropconnect_mask_bias: bool = True, **_) -> nn.Module:
+@REGULARIZERS.register("dropconnect", options=(DROPCONNECT_KEEP, DROPCONNECT_MASK, DROPCONNECT_INFERENCE,
+                                               DROPCONNECT_SAMPLES, DROPCONNECT_MASK_BIAS),
+                       summary="DropConnect on the hidden fc layers' weights", source="Wan et al. 2013")
+def _dropconnect(in_features: int, out_features: int, act: nn.Module, on_input: bool, *, dropconnect_keep: float,
+                 dropconnect_mask: str, dropconnect_inference: str, dropconnect_samples: int,
+                 dropconnect_mask_bias: bool) -> nn.Module:
     return DropConnectFC(in_features, out_features, act, dropconnect_keep, dropconnect_mask,
                          dropconnect_inference, dropconnect_samples, dropconnect_mask_bias)
 
 
-def regularizer_options(cfg) -> dict:
-    """The regularizer keyword options a ModelConfig carries."""
-    return {"dropout": cfg.dropout, "dropout_style": cfg.dropout_style, "dropconnect_keep": cfg.dropconnect_keep,
-            "dropconnect_mask": cfg.dropconnect_mask, "dropconnect_inference": cfg.dropconnect_inference,
-            "dropconnect_samples": cfg.dropconnect_samples, "dropconnect_mask_bias": cfg.dropconnect_mask_bias}
+@REGULARIZERS.register("none", summary="no regularizer", source="§4.2's baseline")
+def _none(in_features: int, out_features: int, act: nn.Module, on_input: bool) -> nn.Module:
+    return FCBlock(nn.Linear(in_features, out_features), act)

@@ -2,7 +2,8 @@
 (never the trainer, never wandb).
 
 inputs / collect (run folders or runs.csv → tidy table) → design (axes, baselines) → speed (Figure 1) / tables
-(verdicts) / figures → page. The paper's reference numbers and claims live in `ablate.report.paper`.
+(verdicts) / figures → cells (numbers) → render (md, LaTeX, CSV, HTML) → page; `command` is `ablate-report`. The
+paper's reference numbers and claims live in `ablate.report.paper`.
 """
 
 from ablate.report.collect import collect, find_runs, flatten, per_run

@@ -20,6 +20,8 @@ def _finite(x: float | None) -> float | None:
 class Cell:
     """A table entry: `values()` for the CSV ('' = the column's own name, else a suffix), `text()` for display."""
 
+    number = True  # shown as a number (right-aligned); False: as a label
+
     def text(self) -> str:
         raise NotImplementedError
 
@@ -58,6 +60,7 @@ class Pair(Cell):
     """Completed runs on the value side / the baseline side."""
     value: int
     baseline: int
+    number = False  # "3/3" reads as a label
 
     def text(self) -> str:
         return f"{self.value}/{self.baseline}"
@@ -148,6 +151,13 @@ class PaperDelta(Cell):
 
     def values(self) -> dict[str, Any]:
         return {"": self.delta, "sign": self.sign, "direction_only_from": self.where or None}
+
+
+def is_number(cell: Any) -> bool:
+    """A number, or a Cell shown as one: what a table right-aligns."""
+    if isinstance(cell, Cell):
+        return cell.number
+    return isinstance(cell, int | float) and not isinstance(cell, bool)
 
 
 def text_of(cell: Any) -> str:

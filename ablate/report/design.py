@@ -105,9 +105,6 @@ class Design:
         parts = [f"{self.short[a.key]}={row[a.key]}" for a in self.axes if a.key not in skip]
         return ", ".join(parts) if parts else "all runs"
 
-    def labels(self, table: pd.DataFrame, skip: tuple[str, ...] = ()) -> pd.Series:
-        return table.apply(lambda r: self.label(r, skip), axis=1) if len(table) else pd.Series(dtype=str)
-
     def at_baseline(self, table: pd.DataFrame, free: tuple[str, ...] = ()) -> pd.DataFrame:
         """The runs whose axes, other than `free`, all sit at their baselines."""
         mask = pd.Series(True, index=table.index)

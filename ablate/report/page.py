@@ -34,7 +34,7 @@ def provenance(per_run: pd.DataFrame, command: str) -> list[Block]:
     counts = per_run["status"].value_counts()
     shas = per_run.assign(sha=per_run["git_sha"].fillna("unknown").astype(str).str[:12],
                           dirty=per_run["git_dirty"].map({True: "yes", False: "no"}).fillna("unknown"))
-    git_rows = [[sha, dirty, str(len(g))] for (sha, dirty), g in shas.groupby(["sha", "dirty"])]
+    git_rows = [[sha, dirty, len(g)] for (sha, dirty), g in shas.groupby(["sha", "dirty"])]
     starts = per_run["start_time"].dropna().astype(str)
     ends = per_run["end_time"].dropna().astype(str)
     versions = sorted({f"ablate {_known(a)}, torch {_known(t)}" for a, t in zip(

@@ -1,19 +1,19 @@
 """A report table, and its renderings: markdown, LaTeX (booktabs, compile-ready), CSV and HTML.
 
-Its cells are numbers (ablate.report.cells): the CSV holds them, the other renderings show their one text.
+Its cells are numbers (ablate.report.cells): the CSV holds them, the other renderings show their one text, and a
+column is right-aligned when its cells are numbers (by their type, never by how their text looks).
 """
 
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ablate.report.cells import slug, text_of, values_of
+from ablate.report.cells import is_number, slug, text_of, values_of
 
 TABLE_FORMATS = ("md", "tex", "csv")
 
@@ -124,9 +124,6 @@ def _column(values: list[Any]) -> Any:
 
 
 def _numeric(table: Table, col: int) -> bool:
-    """Right-align a column whose measured cells start like numbers."""
-    cells = [r[col] for r in table.rows if r[col] not in ("", "—")]
-    return bool(cells) and all(_NUMBER.match(c) for c in cells)
-
-
-_NUMBER = re.compile(r"^[-+−<>? ]*\d[\d.]*(×)?( ?(±|\[|\()|$)")
+    """Right-align a column whose measured cells are numbers (Cells, ints, floats), empty ones aside."""
+    cells = [r[col] for r in table.cells if text_of(r[col]) not in ("", "—")]
+    return bool(cells) and all(is_number(c) for c in cells)

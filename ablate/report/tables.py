@@ -77,8 +77,9 @@ def ilsvrc_table(table: pd.DataFrame, design: Design) -> Table:
     for name, group in _variants(table, design):
         done = completed(group)
         row = [name, len(done), status_counts(group)]
-        if crops:
-            row.insert(2, "/".join(sorted(set(group["data.test_crops"]))))
+        if crops:  # a number, unless the variant's runs mix views (1/10)
+            views = sorted(set(group["data.test_crops"]), key=int)
+            row.insert(2, int(views[0]) if len(views) == 1 else "/".join(views))
         rows.append(row + [pct(done.get(f"{when}_{s}_top{k}_err", _EMPTY)) for s, when, k in metric_cols])
     reference = []
     first = (len(columns) - len(metric_cols), len(columns) - len(metric_cols) + 1)  # final top-1/top-5 cells
