@@ -79,6 +79,10 @@ class ModelConfig(_Section):
     # Per-layer weight decay λ (cuda-convnet's `wc`), by the model's weighted-layer names (e.g. {conv1: 0,
     # local3: 0.004}); unlisted layers keep optim.weight_decay. None = optim.weight_decay on every weight.
     layer_decay: dict[str, float] | None = None
+    # Per-layer init scale: these layers' weights are multiplied by it after model.init (e.g. {conv1: 63.6}: the
+    # first layer as it acts on raw pixels, for standardised input); unlisted layers as model.init made them.
+    # Command line: +model.layer_init_scale.conv1=63.6 (a key is added to the empty dict).
+    layer_init_scale: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -111,6 +115,9 @@ class OptimConfig(_Section):
     weight_decay_style: DecayStyle = "coupled"  # coupled: λw added to the gradient (§5's rule); decoupled: SGDW/AdamW; none
     decay_bias_and_norm: bool = False  # also decay biases, norm and PReLU parameters (default: weights only)
     bias_lr_mult: float = 1.0  # conv/linear/local biases train at lr × this (cuda-convnet's epsB = 2·epsW: 2.0)
+    # Per-layer lr multiplier for these layers' weights, by name (e.g. {conv1: 4045}); their biases keep
+    # bias_lr_mult; unlisted weights train at optim.lr. Command line: +optim.layer_lr_mult.conv1=4045.
+    layer_lr_mult: dict[str, float] = field(default_factory=dict)
     adam_beta1: float = 0.9  # Adam β1, decay of the gradient average
     adam_beta2: float = 0.999  # Adam β2, decay of the squared-gradient average
     adam_eps: float = 1e-8  # Adam ε added to the denominator

@@ -42,6 +42,14 @@ BOOKKEEPING: tuple[str, ...] = (
 BOOKKEEPING_PREFIXES: tuple[str, ...] = ("logger.",)
 # Override keys that select config groups: their effect is in the resolved config, never in folder names.
 GROUP_SELECTORS: tuple[str, ...] = ("experiment", "sweeps")
+# Keys added after runs were made, each with the values that mean the old behaviour: left out of the identity
+# while they hold one, so a run made before the key existed keeps its fingerprint and is the same run.
+ADDED_KEYS: dict[str, tuple[Any, ...]] = {
+    "model.layer_init_scale": (None, {}),
+    "optim.layer_lr_mult": (None, {}),
+}
+# Per-layer multipliers (name → factor): a layer listed at 1 is the layer left out, the same run.
+MULTIPLIERS: tuple[str, ...] = ("model.layer_init_scale.", "optim.layer_lr_mult.")
 MAX_FOLDER_NAME = 120
 
 
@@ -65,7 +73,14 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def identity(config: dict[str, Any]) -> dict[str, Any]:
     """The flattened config keys that define the run (bookkeeping keys dropped), sorted."""
     flat = flatten(config)
-    return {k: flat[k] for k in sorted(flat) if not is_bookkeeping(k)}
+    return {k: flat[k] for k in sorted(flat) if not is_bookkeeping(k) and not is_inert(k, flat[k])}
+
+
+def is_inert(key: str, value: Any) -> bool:
+    """Whether `key` at `value` computes what the key's absence does (so the identity leaves it out)."""
+    if key.startswith(MULTIPLIERS) and _same(value, 1.0):
+        return True
+    return key in ADDED_KEYS and any(value == old for old in ADDED_KEYS[key])
 
 
 def fingerprint(config: dict[str, Any]) -> str:

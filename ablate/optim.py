@@ -10,7 +10,8 @@ w ← w − lr·λ·w, outside momentum and Adam's scaling (SGDW/AdamW, Loshchil
 per-layer values included). The optimizer's `step()` does the whole update, decay included.
 
 Learning rates: the biases of the weighted layers train at `optim.lr ×
-optim.bias_lr_mult` (cuda-convnet's layer files set epsB = 2·epsW), everything else at `optim.lr`. Each kind
+optim.bias_lr_mult` (cuda-convnet's layer files set epsB = 2·epsW), the weights of the layers named in
+`optim.layer_lr_mult` at `optim.lr` × their multiplier, everything else at `optim.lr`. Each kind
 is its own parameter group, and every schedule scales each group's own lr, so the ratio holds throughout.
 Group 0 always holds weights at `optim.lr`: the trainer logs its lr as the run's `lr`.
 """
@@ -32,7 +33,9 @@ WEIGHT_DECAY_STYLE = Option("weight_decay_style", "coupled: λw added to the gra
                                                   "none: no decay, per-layer values included")
 DECAY_BIAS_AND_NORM = Option("decay_bias_and_norm", "also decay biases, norm and PReLU parameters")
 BIAS_LR_MULT = Option("bias_lr_mult", "weighted layers' biases train at lr × this (cuda-convnet: 2)", NON_NEGATIVE)
-OPTIMIZERS = Registry("optim.name", options=(LR, WEIGHT_DECAY, WEIGHT_DECAY_STYLE, DECAY_BIAS_AND_NORM, BIAS_LR_MULT))
+LAYER_LR_MULT = Option("layer_lr_mult", "these layers' weights train at lr × this, by name; unlisted: at lr")
+OPTIMIZERS = Registry("optim.name", options=(LR, WEIGHT_DECAY, WEIGHT_DECAY_STYLE, DECAY_BIAS_AND_NORM, BIAS_LR_MULT,
+                                             LAYER_LR_MULT))
 SCHEDULES = Registry("optim.schedule")
 DECAY_STYLES = tuple(style.value for style in DecayStyle)
 
@@ -45,6 +48,7 @@ def param_groups(model: nn.Module, cfg) -> list[dict]:
     """
     layer_decay = _layer_decay_by_param(model)
     weighted = {id(w.layer) for w in model.weighted_layers()}
+    lr_mult = _layer_lr_mult_by_param(model, cfg.layer_lr_mult or {})
     groups: dict[tuple, dict] = {}
     seen: set[int] = set()
     for module in model.modules():
@@ -52,7 +56,7 @@ def param_groups(model: nn.Module, cfg) -> list[dict]:
             if not p.requires_grad or id(p) in seen:
                 continue
             seen.add(id(p))
-            key = _group_key(module, id(module) in weighted, name, p, cfg, layer_decay)
+            key = _group_key(module, id(module) in weighted, name, p, cfg, layer_decay, lr_mult.get(id(p), 1.0))
             groups.setdefault(key, {"params": [], "weight_decay": key[1], "lr": cfg.lr * key[2]})["params"].append(p)
     # Stable sort: groups at the base lr before the others (biases), decayed before excluded, else first seen.
     order = sorted(groups, key=lambda k: (k[2] != 1.0, not k[0]))
@@ -68,10 +72,16 @@ def _layer_decay_by_param(model: nn.Module) -> dict[int, float]:
     return {id(layers[name].weight): decay for name, decay in per_name.items()}
 
 
-def _group_key(module: nn.Module, layered: bool, name: str, p: torch.Tensor, cfg, layer_decay: dict[int, float]
-               ) -> tuple:
+def _layer_lr_mult_by_param(model: nn.Module, per_name: dict[str, float]) -> dict[int, float]:
+    """id(weight) → its layer's lr multiplier, from `optim.layer_lr_mult` (name → multiplier)."""
+    layers = {w.name: w.layer for w in model.weighted_layers()}
+    return {id(layers[name].weight): mult for name, mult in per_name.items()}
+
+
+def _group_key(module: nn.Module, layered: bool, name: str, p: torch.Tensor, cfg, layer_decay: dict[int, float],
+               weight_mult: float) -> tuple:
     """(decayed?, λ, lr multiplier) of one parameter of `module` (`layered`: one of the model's weighted layers)."""
-    mult = cfg.bias_lr_mult if layered and name == "bias" else 1.0
+    mult = cfg.bias_lr_mult if layered and name == "bias" else weight_mult
     decayed = (layered and name == "weight") or cfg.decay_bias_and_norm
     if not decayed:
         return False, 0.0, mult

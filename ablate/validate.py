@@ -49,6 +49,8 @@ def validate(cfg: Config) -> Config:
     for axis in AXES:
         check_axis(axis, getattr(cfg, axis.section))
     _check_layer_decay(cfg)
+    _check_layer_names(cfg, "model.layer_init_scale", cfg.model.layer_init_scale)
+    _check_layer_names(cfg, "optim.layer_lr_mult", cfg.optim.layer_lr_mult)
     _check_data(cfg.data)
     _check_trainer(cfg.trainer)
     if cfg.trainer.cuda_graphs and cfg.optim.name != "sgd":
@@ -112,6 +114,18 @@ def _check_layer_decay(cfg: Config) -> None:
         raise ConfigError(f"optim.weight_decay={cfg.optim.weight_decay} has no effect: model.layer_decay sets every "
                           f"weighted layer of {model.name}; set optim.weight_decay=0 (or drop layers from "
                           "model.layer_decay to let them use it)")
+
+
+def _check_layer_names(cfg: Config, key: str, per_layer: dict[str, float] | None) -> None:
+    """A per-layer multiplier names the model's weighted layers and is > 0."""
+    names = MODELS.get(cfg.model.name).meta["layers"]
+    unknown = sorted(set(per_layer or {}) - set(names))
+    if unknown:
+        raise ConfigError(f"{key} names {unknown}, which {cfg.model.name} does not have; its weighted layers are: "
+                          f"{', '.join(names)} (or set {key}=null)")
+    bad = {k: v for k, v in (per_layer or {}).items() if not v > 0}
+    if bad:
+        raise ConfigError(f"{key}={bad}: a multiplier must be > 0 (leave a layer out to keep it at 1)")
 
 
 def _check_data(data: DataConfig) -> None:

@@ -77,6 +77,24 @@ def test_an_edited_default_is_not_skipped_as_done(make_config):
     assert again["status"] == "completed"  # bookkeeping keys may change: the same run, skipped
 
 
+def test_a_run_made_before_a_key_existed_is_the_same_run_while_the_key_keeps_its_old_behaviour(make_config):
+    from ablate.identity import ADDED_KEYS, fingerprint
+
+    cfg = make_config([])
+    ablate.train(cfg)
+    path = Path(cfg.out_dir) / "config.yaml"
+    new = yaml.safe_load(path.read_text())
+    old = yaml.safe_load(path.read_text())
+    for key in ADDED_KEYS:  # config.yaml as a version without these keys wrote it
+        section, name = key.split(".")
+        del old[section][name]
+    path.write_text(yaml.safe_dump(old, sort_keys=False))
+    assert fingerprint(old) == fingerprint(new)
+    assert ablate.train(make_config([]))["status"] == "completed"  # skipped as done, not refused
+    with pytest.raises(RunFolderError, match=r"model.layer_init_scale.conv1: .*made before this key existed.*2.0 now"):
+        ablate.train(make_config(["+model.layer_init_scale.conv1=2.0"]))
+
+
 # 2. resume under another config --------------------------------------------------------------------------------
 def test_an_interrupted_run_is_not_resumed_under_another_config(make_config):
     cfg = make_config(["trainer.epochs=3"])
@@ -350,3 +368,13 @@ def test_only_keeps_one_axis_of_a_campaign_folder(make_config, tmp_path):
     kept = set(pd.read_csv(out / "runs.csv")["run"])
     assert {Path(r).name for r in kept} == {"base", "base1", "nonoverlap"}  # the shared cell: norm=none
     assert report_main([str(tmp_path / "camp"), "--only", "model.nope", "--out", str(out)]) == 2
+
+
+def test_a_layer_multiplier_of_one_is_the_layer_left_out():
+    from ablate.identity import differences, fingerprint
+
+    plain = {"model": {"name": "convnet4", "layer_init_scale": {}}, "optim": {"layer_lr_mult": {}}}
+    ones = {"model": {"name": "convnet4", "layer_init_scale": {"conv1": 1}}, "optim": {"layer_lr_mult": {"conv1": 1.0}}}
+    scaled = {"model": {"name": "convnet4", "layer_init_scale": {"conv1": 64.0}}, "optim": {"layer_lr_mult": {}}}
+    assert fingerprint(ones) == fingerprint(plain) and differences(plain, ones) == []
+    assert fingerprint(scaled) != fingerprint(plain)

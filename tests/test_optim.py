@@ -7,6 +7,7 @@ from torch import nn
 
 from ablate.cli import to_config
 from ablate.config import Config, ModelConfig, OptimConfig
+from ablate.models import build_model
 from ablate.models.parts import Weighted
 from ablate.optim import (
     DECAY_STYLES,
@@ -359,3 +360,53 @@ def test_foreach_sgd_is_bit_identical_to_the_per_parameter_loop(style, rescale, 
         if "momentum_buffer" in sa:
             assert torch.equal(sa["momentum_buffer"], sb["momentum_buffer"]) and sa["buffer_lr"] == sb["buffer_lr"]
     assert fast_opt.state_dict()["param_groups"] == ref_opt.state_dict()["param_groups"]  # checkpoints unchanged
+
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_raw_input_trains_as_standardised_input_with_conv1_scaled_in_init_and_lr(activation):
+    """Issue 14's decomposition of the input scale s: conv1 on x with weights W computes and trains exactly as conv1
+    on x/s with weights s·W (model.layer_init_scale) and its weights' lr × s² (optim.layer_lr_mult); biases and
+    every later layer see the same numbers either way."""
+    s = 8.0
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 3, 32, 32) * s, torch.randint(0, 10, (32,))
+    base = ModelConfig(name="convnet4", activation=activation, regularizer="none", init="paper")
+    optim = OptimConfig(lr=1e-3, weight_decay=0.0, bias_lr_mult=2.0)
+    arms = {"raw": (base, optim, x),
+            "scaled": (dataclasses.replace(base, layer_init_scale={"conv1": s}),
+                       dataclasses.replace(optim, layer_lr_mult={"conv1": s * s}), x / s)}
+    logits = {}
+    for arm, (model_cfg, optim_cfg, inputs) in arms.items():
+        torch.manual_seed(1)
+        model = build_model(model_cfg, 10, 32)
+        logits[arm, "init"] = model(inputs).detach()
+        opt = build_optimizer(model, optim_cfg)
+        for _ in range(3):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(inputs), y).backward()
+            opt.step()
+        logits[arm, "trained"] = model(inputs).detach()
+    assert (logits["raw", "trained"] - logits["raw", "init"]).abs().max() > 1e-3  # the steps moved the net
+    torch.testing.assert_close(logits["scaled", "init"], logits["raw", "init"], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(logits["scaled", "trained"], logits["raw", "trained"], rtol=1e-4, atol=1e-5)
+
+
+def test_layer_init_scale_and_lr_mult_name_the_models_layers_and_set_their_weights_only():
+    with pytest.raises(ConfigError, match=r"model.layer_init_scale names \['conv9'\].*conv1, conv2"):
+        validate(Config(model=ModelConfig(name="convnet4", layer_init_scale={"conv9": 2.0})))
+    with pytest.raises(ConfigError, match=r"optim.layer_lr_mult=\{'conv1': 0.0\}: a multiplier must be > 0"):
+        validate(Config(model=ModelConfig(name="convnet4"), optim=OptimConfig(layer_lr_mult={"conv1": 0.0})))
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(name="convnet4", init="paper"), 10, 32)
+    torch.manual_seed(0)
+    scaled = build_model(ModelConfig(name="convnet4", init="paper", layer_init_scale={"conv2": 3.0}), 10, 32)
+    layers = {w.name: w.layer for w in model.weighted_layers()}
+    for w in scaled.weighted_layers():
+        torch.testing.assert_close(w.layer.weight, layers[w.name].weight * (3.0 if w.name == "conv2" else 1.0))
+        torch.testing.assert_close(w.layer.bias, layers[w.name].bias)
+    groups = param_groups(model, OptimConfig(lr=0.1, bias_lr_mult=2.0, layer_lr_mult={"conv2": 5.0}))
+    lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}
+    assert lr_of[id(layers["conv2"].weight)] == pytest.approx(0.5)
+    assert lr_of[id(layers["conv2"].bias)] == pytest.approx(0.2)  # biases keep bias_lr_mult
+    assert lr_of[id(layers["conv1"].weight)] == 0.1 and groups[0]["lr"] == 0.1

@@ -24,7 +24,9 @@ from ablate.registry import POSITIVE, Option, Registry
 WIDTH = Option("width", "multiplier on every conv layer's kernel count (0.5: the paper's one-GPU net)", POSITIVE)
 LAYER_DECAY = Option("layer_decay", "weight decay λ per weighted layer, by its name (cuda-convnet's wc); unlisted "
                                     "layers keep optim.weight_decay; null: optim.weight_decay everywhere")
-MODELS = Registry("model.name", options=(WIDTH, LAYER_DECAY), requires=("layers", "input"))
+LAYER_INIT_SCALE = Option("layer_init_scale", "these layers' weights × this after model.init, by name; unlisted: "
+                                              "unscaled")
+MODELS = Registry("model.name", options=(WIDTH, LAYER_DECAY, LAYER_INIT_SCALE), requires=("layers", "input"))
 
 HIDDEN = Option("hidden", "units in each hidden fully connected layer", POSITIVE)
 TOWERS = Option("towers", "towers (GPUs) every layer's kernels are split over (§3.2: 2)", POSITIVE,
@@ -77,8 +79,16 @@ def _convlocal(parts: Parts, num_classes: int, image_size: int, *, local: bool) 
 def build_model(cfg, num_classes: int, image_size: int) -> nn.Module:
     model = MODELS.build_from(cfg.name, cfg, Parts(cfg), num_classes, image_size)
     INITS.build(cfg.init, model, init_gain(cfg))
+    _scale_init(model, cfg.layer_init_scale or {})
     model.layer_decay = dict(cfg.layer_decay or {})  # name → λ, read by ablate.optim.param_groups
     return model
+
+
+def _scale_init(model: nn.Module, scale: dict[str, float]) -> None:
+    """Standardised input x/s into a layer with weights s·W computes what raw input x does with W."""
+    layers = {w.name: w.layer for w in model.weighted_layers()}
+    for name, factor in scale.items():
+        layers[name].weight.data.mul_(factor)
 
 
 def count_params(model: nn.Module) -> int:
