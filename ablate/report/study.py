@@ -128,6 +128,8 @@ def activation_figure(runs: pd.DataFrame, arms_by: dict[str, list[Arm]], key: st
                 ax.set_title(layer if i == 0 else "", fontsize=7)
                 if stat == "pre_std":  # plain tick labels: mathtext is off (labels carry config values)
                     ax.set_yscale("log")
+                    # 1-2-5 majors: a layer whose std spans less than a decade still gets labelled ticks.
+                    ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
                     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
                     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
                 if j == 0:
