@@ -77,8 +77,9 @@ class ModelConfig(_Section):
     local: bool = True  # convlocal: locally connected layer3/layer4 (cuda-convnet); False = convolutions
     init: str = "default"  # weight init (§5; ablate/models/init.py)
     # Per-layer weight decay λ (cuda-convnet's `wc`), by the model's weighted-layer names (e.g. {conv1: 0,
-    # local3: 0.004}); unlisted layers keep optim.weight_decay. None = optim.weight_decay on every weight.
-    layer_decay: dict[str, float] | None = None
+    # local3: 0.004}); unlisted layers keep optim.weight_decay; empty or None: optim.weight_decay on every weight.
+    # Command line: +model.layer_decay.conv1=0 (or model.layer_decay.conv1=0 where a preset lists conv1).
+    layer_decay: dict[str, float] | None = field(default_factory=dict)
     # Per-layer init scale: these layers' weights are multiplied by it after model.init (e.g. {conv1: 63.6}: the
     # first layer as it acts on raw pixels, for standardised input); unlisted layers as model.init made them.
     # Command line: +model.layer_init_scale.conv1=63.6 (a key is added to the empty dict).

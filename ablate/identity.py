@@ -48,6 +48,9 @@ ADDED_KEYS: dict[str, tuple[Any, ...]] = {
     "model.layer_init_scale": (None, {}),
     "optim.layer_lr_mult": (None, {}),
 }
+# Keys whose empty dict means what None meant when runs recorded None (the default was None before it was {}):
+# compared as None.
+EMPTY_IS_NONE: tuple[str, ...] = ("model.layer_decay",)
 # Per-layer multipliers (name → factor): a layer listed at 1 is the layer left out, the same run.
 MULTIPLIERS: tuple[str, ...] = ("model.layer_init_scale.", "optim.layer_lr_mult.")
 MAX_FOLDER_NAME = 120
@@ -73,6 +76,7 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def identity(config: dict[str, Any]) -> dict[str, Any]:
     """The flattened config keys that define the run (bookkeeping keys dropped), sorted."""
     flat = flatten(config)
+    flat.update({k: None for k in EMPTY_IS_NONE if flat.get(k) == {}})
     return {k: flat[k] for k in sorted(flat) if not is_bookkeeping(k) and not is_inert(k, flat[k])}
 
 

@@ -378,3 +378,13 @@ def test_a_layer_multiplier_of_one_is_the_layer_left_out():
     scaled = {"model": {"name": "convnet4", "layer_init_scale": {"conv1": 64.0}}, "optim": {"layer_lr_mult": {}}}
     assert fingerprint(ones) == fingerprint(plain) and differences(plain, ones) == []
     assert fingerprint(scaled) != fingerprint(plain)
+
+
+def test_layer_decay_set_from_the_command_line_and_its_empty_default_is_the_old_none(make_config):
+    from ablate.identity import differences, fingerprint
+
+    cfg = make_config(["+model.layer_decay.conv1=0.1"])
+    assert cfg.model.layer_decay == {"conv1": 0.1}
+    new, old = make_config([]).to_dict(), make_config([]).to_dict()
+    old["model"]["layer_decay"] = None  # config.yaml of a run made while the default was None
+    assert new["model"]["layer_decay"] == {} and fingerprint(new) == fingerprint(old) and differences(old, new) == []

@@ -3,7 +3,8 @@
 values computed on e7cb701 (tests/config_pins.json), so runs made before a change resume, and are recognised as
 the same runs, after it. A new preset or sweep gets pinned when it is added; a pinned value never changes.
 A key added since (`ablate.identity.ADDED_KEYS`) is left out of config.yaml's pinned text while it holds its
-old-behaviour value: the rest of the file must stay byte for byte what it was."""
+old-behaviour value, and a default that went from None to {} (`EMPTY_IS_NONE`) is written as None: the rest of
+the file must stay byte for byte what it was."""
 
 import hashlib
 import json
@@ -15,7 +16,7 @@ import yaml
 from ablate.cli import CONF_DIR, sweep_jobs, to_config
 from ablate.config import Config, DataConfig
 from ablate.data import DATASETS, data_identity
-from ablate.identity import ADDED_KEYS, fingerprint, is_inert
+from ablate.identity import ADDED_KEYS, EMPTY_IS_NONE, fingerprint, is_inert
 from tests.conftest import compose_cfg
 
 PINS = json.loads((Path(__file__).parent / "config_pins.json").read_text())
@@ -33,6 +34,10 @@ def _without_added_keys(config: dict) -> dict:
         section, name = key.split(".")
         if name in out[section] and is_inert(key, out[section][name]):
             del out[section][name]
+    for key in EMPTY_IS_NONE:
+        section, name = key.split(".")
+        if out[section][name] == {}:
+            out[section][name] = None
     return out
 
 

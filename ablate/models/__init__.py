@@ -23,7 +23,7 @@ from ablate.registry import POSITIVE, Option, Registry
 
 WIDTH = Option("width", "multiplier on every conv layer's kernel count (0.5: the paper's one-GPU net)", POSITIVE)
 LAYER_DECAY = Option("layer_decay", "weight decay λ per weighted layer, by its name (cuda-convnet's wc); unlisted "
-                                    "layers keep optim.weight_decay; null: optim.weight_decay everywhere")
+                                    "layers keep optim.weight_decay; empty or null: optim.weight_decay everywhere")
 LAYER_INIT_SCALE = Option("layer_init_scale", "these layers' weights × this after model.init, by name; unlisted: "
                                               "unscaled")
 MODELS = Registry("model.name", options=(WIDTH, LAYER_DECAY, LAYER_INIT_SCALE), requires=("layers", "input"))
