@@ -32,3 +32,24 @@ def test_a_protocol_study_report_per_input_scale(make_config, tmp_path):
     assert ((grid["lr_0.01_n"] + grid["lr_0.01_diverged"]) == 2).all()  # every seed counted once
     assert (out / "activation_stats.png").exists() and "activation statistics" in page
     assert report_main([str(tmp_path / "study"), "--by", "data.nope", "--out", str(out)]) == 2
+
+
+def test_an_extra_arm_gets_its_own_grid_rows_and_stays_out_of_the_baseline_figure(make_config, tmp_path):
+    """A study folder also holding an arm (here conv1's init × 2 for tanh, as fig1_study_decompose adds): its runs
+    are never averaged into the baseline cells, and Figure 1 compares the runs without the key (its default)."""
+    for act, arm in (("relu", []), ("tanh", []), ("tanh", ["+model.layer_init_scale.conv1=2"])):
+        for seed in (0, 1):
+            overrides = [f"model.activation={act}", f"seed={seed}", "trainer.epochs=2", "model.init=paper", *arm]
+            ablate.train(make_config(overrides, f"study/{act}-{len(arm)}-{seed}"))
+    out = tmp_path / "report"
+    assert report_main([str(tmp_path / "study"), "--by", "data.normalize", "--out", str(out),
+                        "--format", "md,csv"]) == 0
+    grid = pd.read_csv(out / "table_epochs_grid.csv", keep_default_na=False)
+    grid = grid[grid["row"] == "measured"]
+    arm = "model_layer_init_scale_conv1"
+    assert [tuple(r) for r in grid[[arm, "activation"]].itertuples(index=False)] == [
+        ("unset", "relu"), ("unset", "tanh"), ("2", "tanh")]
+    assert grid["lr_0.01_n"].tolist() == [2, 2, 2]  # no cell holds another arm's runs
+    speed = pd.read_csv(next(out.glob("table_fig1_speed_*.csv")))
+    fastest = speed[speed["row"] == "measured"].iloc[-1]
+    assert (fastest["relu_n"], fastest["tanh_n"]) == (2, 2)  # the baseline's two tanh runs, not four

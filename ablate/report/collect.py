@@ -204,10 +204,13 @@ def config_keys(runs: pd.DataFrame) -> list[str]:
     return [c for c in runs.columns if "." in c or c in TOP_LEVEL_KEYS]
 
 
+UNSET = "unset"  # a key the run's config lacks (made before it existed, or inert), or None: the default ran
+
+
 def norm_value(value: Any) -> str:
     """A config value as the one string that names it in tables (1 and 1.0 are the same value)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "unset"
+        return UNSET
     if isinstance(value, bool | np.bool_):
         return str(bool(value)).lower()
     if isinstance(value, float | np.floating):

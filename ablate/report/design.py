@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ablate.identity import is_bookkeeping
-from ablate.report.collect import config_keys
+from ablate.report.collect import UNSET, config_keys
 from ablate.report.paper import DEFAULT_BASELINES
 
 
@@ -65,6 +65,8 @@ def _baseline(table: pd.DataFrame, key: str, overrides: dict[str, str]) -> tuple
     counts = Counter(table[key])
     commonest = max(value_order(counts), key=lambda v: counts[v])  # max keeps the first of a tie
     chosen = overrides.get(key, DEFAULT_BASELINES.get(key))
+    if chosen is None and UNSET in counts:  # runs without the key ran its default: the reference arm
+        return UNSET, "the default (key unset)"
     if chosen is None:
         return commonest, "commonest value"
     if chosen not in counts:

@@ -20,7 +20,8 @@ from matplotlib import ticker
 
 from ablate.report import figures
 from ablate.report.cells import Cell, Epochs
-from ablate.report.design import Design, value_order
+from ablate.report.collect import UNSET
+from ablate.report.design import Design, value_order, varying_keys
 from ablate.report.page import Block
 from ablate.report.paper import FIG1_THRESHOLD
 from ablate.report.render import Table
@@ -88,19 +89,36 @@ def _cell(group: pd.DataFrame) -> GridCell:
 
 
 def epochs_grid(one: pd.DataFrame, key: str) -> Table:
-    """Rows: factor value × activation; columns: learning rates; cells: epochs to the threshold over seeds."""
+    """Rows: factor value × every other varying key (an arm such as model.tanh_a) × activation; columns: learning
+    rates; cells: epochs to the threshold over seeds. Runs of different arms never share a cell."""
     lrs = value_order(one[LR]) if LR in one else ["—"]
+    arms = [k for k in varying_keys(one) if k not in (key, ACTIVATION, LR)]
     rows = []
     for value in value_order(one[key]):
-        for act in value_order(one.loc[one[key] == value, ACTIVATION]):
-            cell = one[(one[key] == value) & (one[ACTIVATION] == act)]
-            rows.append([value, act, *[_cell(cell[cell[LR] == lr]) if LR in cell else _cell(cell) for lr in lrs]])
-    return Table("table_epochs_grid", f"Epochs to {FIG1_THRESHOLD:.0%} training error per cell ({key}, activation, lr)",
-                 [key, "activation", *[f"lr {lr}" for lr in lrs]], rows,
+        part = one[one[key] == value]
+        for arm in _arm_values(part, arms):
+            in_arm = part[(part[arms] == pd.Series(arm, index=arms)).all(axis=1)] if arms else part
+            for act in value_order(in_arm[ACTIVATION]):
+                cell = in_arm[in_arm[ACTIVATION] == act]
+                rows.append([value, *arm, act,
+                             *[_cell(cell[cell[LR] == lr]) if LR in cell else _cell(cell) for lr in lrs]])
+    return Table("table_epochs_grid", f"Epochs to {FIG1_THRESHOLD:.0%} training error per cell "
+                 f"({', '.join([key, *arms])}, activation, lr)",
+                 [key, *arms, "activation", *[f"lr {lr}" for lr in lrs]], rows,
                  notes=["Mean ± sample std over completed seeds, interpolated between epochs; '> N' when some runs "
                         "never reached the threshold within their budget (their last epoch counts: a lower bound); "
-                        "runs that diverged or failed are counted, not averaged."],
-                 keys=[slug(key), "activation", *[f"lr_{lr}" for lr in lrs]])
+                        "runs that diverged or failed are counted, not averaged."
+                        + (f" '{UNSET}' in an arm column: the run's config has no such key (its default)."
+                           if arms else "")],
+                 keys=[slug(key), *[slug(k) for k in arms], "activation", *[f"lr_{lr}" for lr in lrs]])
+
+
+def _arm_values(part: pd.DataFrame, arms: list[str]) -> list[tuple[str, ...]]:
+    """The arms present in `part`, the unset/baseline combination first, then in value order."""
+    if not arms:
+        return [()]
+    combos = list(dict.fromkeys(tuple(row) for row in part[arms].itertuples(index=False)))
+    return sorted(combos, key=lambda c: (c != (UNSET,) * len(arms), c))
 
 
 def activation_figure(runs: pd.DataFrame, arms_by: dict[str, list[Arm]], key: str, layers: list[str], out: Path,
