@@ -4,14 +4,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import ablate
-from tests.wandb_records import exit_code, history, of_type, run_record, summary
+from tests.wandb_records import exit_code, history, of_type, run_record, settled, summary
 
 SMALL = ["data.subset=200", "data.test_subset=50", "trainer.epochs=2", "trainer.batch_size=20",
          "trainer.device=cpu", "trainer.threads=1", "trainer.progress=line"]
@@ -136,7 +135,8 @@ def test_wandb_preempted_run_is_marked_resumable(make_config, monkeypatch):
     done = ablate.train(cfg)
     assert done["status"] == "preempted" and done["preempt_signal"] == "SIGTERM"
     log = next(Path(cfg.out_dir).glob("wandb/offline-run-*/run-*.wandb"))
-    assert of_type(log, "preempting") and exit_code(log) == 128 + signals.SIGTERM
+    tail = settled(lambda: (of_type(log, "preempting"), exit_code(log)), lambda got: bool(got[0]) and got[1] is not None)
+    assert tail[0] and tail[1] == 128 + signals.SIGTERM
     assert json.loads(summary(log)["status"]) == "preempted"
 
 
@@ -160,11 +160,7 @@ def test_wandb_resumed_run_continues_the_same_wandb_run(make_config, monkeypatch
     assert summary["status"] == "completed" and summary["resumes"] == 1
     logs = sorted(Path(cfg.out_dir).glob("wandb/offline-run-*/run-*.wandb"))
     assert len(logs) == 2 and logs[0].name == logs[1].name  # same run id, continued
-    deadline = time.time() + 30  # wandb-core may still be flushing its log after finish() returns
-    while True:
-        steps = [int(r["step"]) for log in logs for r in history(log) if "train_err" in r]
-        if len(steps) == 2 or time.time() > deadline:
-            break
-        time.sleep(0.5)
+    steps = settled(lambda: [int(r["step"]) for log in logs for r in history(log) if "train_err" in r],
+                    lambda got: len(got) == 2)
     assert steps == [4, 8]  # one global step: epoch 1 (4 steps) in the first, epoch 2 in the resumed run
     assert [exit_code(log) for log in logs] == [1, 0]  # the crashed attempt failed, the resumed one completed

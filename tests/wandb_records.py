@@ -8,13 +8,29 @@ a 7-byte header, 32 KiB blocks of chunks with a CRC32, a length and a type) pars
 from __future__ import annotations
 
 import struct
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from wandb.proto import wandb_internal_pb2
 
 BLOCK = 32768
 HEADER = 7  # ":W&B" + magic (2 bytes) + version (1 byte)
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+
+
+T = TypeVar("T")
+
+
+def settled(read: Callable[[], T], ok: Callable[[T], bool], timeout: float = 30.0) -> T:
+    """read() until ok(value) or `timeout` s: wandb-core may still be writing its log after finish() returns."""
+    deadline = time.time() + timeout
+    value = read()
+    while not ok(value) and time.time() < deadline:
+        time.sleep(0.5)
+        value = read()
+    return value
 
 
 def records(path: Path) -> list[wandb_internal_pb2.Record]:
