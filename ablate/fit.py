@@ -94,10 +94,11 @@ class Trainer:
         self.preemption = Preemption()  # a preemption signal received while fitting
         self.diverged_step = None  # the first step with a non-finite loss
         self._checked = 0  # meter steps already checked for a non-finite loss
+        self.t_start = time.perf_counter()  # this attempt's start, reset by fit() (see _wall)
 
     # -- the run -----------------------------------------------------------------------------------------------
     def fit(self) -> dict:
-        t_start = time.perf_counter()
+        self.t_start = time.perf_counter()
         resumed = self._resume()  # may refuse (RunFolderError) before anything is written
         if self.run:
             self._open_record(resumed)
@@ -106,12 +107,12 @@ class Trainer:
         summary = {"status": Status.FAILED.value}
         with self.preemption:
             try:
-                summary = self._finish(self._epochs(), t_start)
+                summary = self._finish(self._epochs())
                 return summary
             except BaseException as exc:
                 if self.run:
                     atomic_write(self.run.path / "traceback.txt", traceback.format_exc())
-                    summary = self._finish(Status.FAILED, t_start, error=f"{type(exc).__name__}: {exc}")
+                    summary = self._finish(Status.FAILED, error=f"{type(exc).__name__}: {exc}")
                 raise
             finally:
                 if self.mirror:
@@ -194,7 +195,7 @@ class Trainer:
             row.update(self._activation_stats())
         self.rows.append(row)
         if self.run:
-            self.run.log_epoch(row, self.rows)
+            self.run.log_epoch(row, self.rows, wall_s=self._wall())
             progress.end_epoch(row)
         if self.mirror:
             self.mirror.log(row, self.step)
@@ -205,7 +206,7 @@ class Trainer:
         self._save_checkpoint()
         return row
 
-    def _finish(self, status: Status, t_start: float, **fields) -> dict:
+    def _finish(self, status: Status, **fields) -> dict:
         if status == Status.DIVERGED:
             fields.update(diverged_step=self.diverged_step, diverged_epoch=self.epoch)
         if status == Status.PREEMPTED:
@@ -214,8 +215,11 @@ class Trainer:
             fields.update(stopped_early=self.stop_reason)
         if not self.run:
             return {"status": status.value, **fields}
-        wall = self.run.summary.get("wall_s_before_resume", 0.0) + time.perf_counter() - t_start
-        return self.run.finish(status, wall_s=wall, **fields)
+        return self.run.finish(status, wall_s=self._wall(), **fields)
+
+    def _wall(self) -> float:
+        """Seconds this run has taken over all its attempts (a killed attempt's up to its last logged epoch)."""
+        return self.run.summary.get("wall_s_before_resume", 0.0) + time.perf_counter() - self.t_start
 
     # -- run folder, checkpoints, resume -----------------------------------------------------------------------
     def _open_record(self, resumed: dict | None) -> None:

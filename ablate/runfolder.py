@@ -204,12 +204,15 @@ class RunFolder:
         writer.writerows(rows)
         atomic_write(self.metrics_path, buffer.getvalue())
 
-    def log_epoch(self, row: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-        """Append one epoch's row (flushed: a crash after this loses nothing) and update the summary."""
+    def log_epoch(self, row: dict[str, Any], rows: list[dict[str, Any]], wall_s: float | None = None) -> None:
+        """Append one epoch's row (flushed: a crash after this loses nothing) and update the summary, wall time
+        included, so a run killed without a word (SIGKILL, a lost node) keeps the time it had spent."""
         with open(self.metrics_path, "a", newline="") as f:
             csv.DictWriter(f, self.columns, extrasaction="ignore", lineterminator="\n").writerow(row)
             f.flush()
         self._set_epoch_fields(rows)
+        if wall_s is not None:
+            self.summary["wall_s"] = wall_s
         self.write_summary()
 
     def _set_epoch_fields(self, rows: list[dict[str, Any]]) -> None:

@@ -388,3 +388,26 @@ def test_layer_decay_set_from_the_command_line_and_its_empty_default_is_the_old_
     new, old = make_config([]).to_dict(), make_config([]).to_dict()
     old["model"]["layer_decay"] = None  # config.yaml of a run made while the default was None
     assert new["model"]["layer_decay"] == {} and fingerprint(new) == fingerprint(old) and differences(old, new) == []
+
+
+def test_a_run_killed_without_a_word_keeps_the_wall_time_it_had_spent(make_config):
+    """wall_s is in summary.json after every epoch, not only at the end: a SIGKILL (simulated by reading the
+    summary mid-run, as a killed run leaves it) loses at most the time since the last epoch."""
+    cfg = make_config(["trainer.epochs=3"])
+    original, seen = Trainer._end_epoch, []
+
+    def end_then_read(self, *args):
+        row = original(self, *args)
+        seen.append(json.loads((Path(cfg.out_dir) / "summary.json").read_text()))
+        return row
+    Trainer._end_epoch = end_then_read
+    try:
+        ablate.train(cfg)
+    finally:
+        Trainer._end_epoch = original
+    walls = [s["wall_s"] for s in seen]
+    assert [s["status"] for s in seen] == ["running"] * 3 and 0 < walls[0] < walls[1] < walls[2]
+    interrupted(cfg := make_config(["trainer.epochs=3"], "killed"), after_epochs=1)
+    spent = json.loads((Path(cfg.out_dir) / "summary.json").read_text())["wall_s"]
+    done = ablate.train(cfg)
+    assert done["wall_s"] > spent > 0 and done["wall_s_before_resume"] == spent
