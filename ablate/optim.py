@@ -46,9 +46,9 @@ def param_groups(model: nn.Module, cfg) -> list[dict]:
     With the defaults that is exactly two groups, decayed weights and excluded parameters (λ = 0), in the same
     order as before per-layer settings existed, so older checkpoints still load.
     """
-    layer_decay = _layer_decay_by_param(model)
+    layer_decay = _by_weight(model, getattr(model, "layer_decay", None) or {})
     weighted = {id(w.layer) for w in model.weighted_layers()}
-    lr_mult = _layer_lr_mult_by_param(model, cfg.layer_lr_mult or {})
+    lr_mult = _by_weight(model, cfg.layer_lr_mult or {})
     groups: dict[tuple, dict] = {}
     seen: set[int] = set()
     for module in model.modules():
@@ -63,19 +63,11 @@ def param_groups(model: nn.Module, cfg) -> list[dict]:
     return [groups[k] for k in order]
 
 
-def _layer_decay_by_param(model: nn.Module) -> dict[int, float]:
-    """id(weight) → λ of that layer, from the model's `layer_decay` (name → λ) and its named weighted layers."""
-    per_name = getattr(model, "layer_decay", None) or {}
-    if not per_name:
-        return {}
+def _by_weight(model: nn.Module, per_name: dict[str, float]) -> dict[int, float]:
+    """id(weight) → value, from a per-layer setting keyed by the model's weighted-layer names (model.layer_decay's
+    λ, optim.layer_lr_mult's multiplier)."""
     layers = {w.name: w.layer for w in model.weighted_layers()}
-    return {id(layers[name].weight): decay for name, decay in per_name.items()}
-
-
-def _layer_lr_mult_by_param(model: nn.Module, per_name: dict[str, float]) -> dict[int, float]:
-    """id(weight) → its layer's lr multiplier, from `optim.layer_lr_mult` (name → multiplier)."""
-    layers = {w.name: w.layer for w in model.weighted_layers()}
-    return {id(layers[name].weight): mult for name, mult in per_name.items()}
+    return {id(layers[name].weight): value for name, value in per_name.items()}
 
 
 def _group_key(module: nn.Module, layered: bool, name: str, p: torch.Tensor, cfg, layer_decay: dict[int, float],

@@ -101,10 +101,7 @@ def _check_layer_decay(cfg: Config) -> None:
     model = cfg.model
     names = MODELS.get(model.name).meta["layers"]
     decay = model.layer_decay or {}
-    unknown = sorted(set(decay) - set(names))
-    if unknown:
-        raise ConfigError(f"model.layer_decay names {unknown}, which {model.name} does not have; its weighted "
-                          f"layers are: {', '.join(names)} (or set model.layer_decay=null)")
+    _check_names(cfg, "model.layer_decay", decay)
     negative = {k: v for k, v in decay.items() if v < 0}
     if negative:
         raise ConfigError(f"model.layer_decay={negative}: a decay strength λ must be >= 0")
@@ -116,13 +113,17 @@ def _check_layer_decay(cfg: Config) -> None:
                           "model.layer_decay to let them use it)")
 
 
-def _check_layer_names(cfg: Config, key: str, per_layer: dict[str, float] | None) -> None:
-    """A per-layer multiplier names the model's weighted layers and is > 0."""
+def _check_names(cfg: Config, key: str, per_layer: dict[str, float]) -> None:
     names = MODELS.get(cfg.model.name).meta["layers"]
-    unknown = sorted(set(per_layer or {}) - set(names))
+    unknown = sorted(set(per_layer) - set(names))
     if unknown:
         raise ConfigError(f"{key} names {unknown}, which {cfg.model.name} does not have; its weighted layers are: "
                           f"{', '.join(names)} (or set {key}=null)")
+
+
+def _check_layer_names(cfg: Config, key: str, per_layer: dict[str, float] | None) -> None:
+    """A per-layer multiplier names the model's weighted layers and is > 0."""
+    _check_names(cfg, key, per_layer or {})
     bad = {k: v for k, v in (per_layer or {}).items() if not v > 0}
     if bad:
         raise ConfigError(f"{key}={bad}: a multiplier must be > 0 (leave a layer out to keep it at 1)")
