@@ -53,3 +53,10 @@ def test_an_extra_arm_gets_its_own_grid_rows_and_stays_out_of_the_baseline_figur
     speed = pd.read_csv(next(out.glob("table_fig1_speed_*.csv")))
     fastest = speed[speed["row"] == "measured"].iloc[-1]
     assert (fastest["relu_n"], fastest["tanh_n"]) == (2, 2)  # the baseline's two tanh runs, not four
+    arms = pd.read_csv(out / "table_fig1_speed_arms.csv", keep_default_na=False)
+    arms = arms[arms["row"] == "measured"].set_index(arm)
+    assert list(arms.index) == ["unset", "2"]
+    assert (arms.loc["unset", "relu_n"], arms.loc["unset", "tanh_n"]) == (2, 2)
+    assert arms.loc["unset", "runs"] == "this arm's runs"
+    assert arms.loc["2", "runs"] == "relu: baseline arm's runs"  # the arm ran tanh only
+    assert arms.loc["2", "tanh_over_relu"] != "" and arms.loc["2", "tanh_n"] == 2

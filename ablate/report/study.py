@@ -25,7 +25,7 @@ from ablate.report.design import Design, value_order, varying_keys
 from ablate.report.page import Block
 from ablate.report.paper import FIG1_THRESHOLD
 from ablate.report.render import Table
-from ablate.report.speed import ACTIVATION, LR, Arm, fig1_arms, speed_table, speedup
+from ablate.report.speed import ACTIVATION, LR, Arm, compare, fig1_arms, speed_table, speedup
 from ablate.report.stats import mean_std
 
 STAT_LABELS = {"pre_std": "pre-activation std", "saturated": "saturated units (%)", "dead": "dead units (%)"}
@@ -53,6 +53,8 @@ def by_blocks(runs: pd.DataFrame, one: pd.DataFrame, key: str, baselines: dict[s
         blocks += [Block("h2", f"Figure 1 at {key}={value}"), Block("figure", fig), Block("table", table)]
     blocks += [Block("h2", f"Epochs to {FIG1_THRESHOLD:.0%} training error in every cell"),
                Block("table", epochs_grid(one, key))]
+    if arm_keys(one, key):
+        blocks += [Block("h2", "The speed-up in every arm"), Block("table", arm_speed_table(one, key, baselines))]
     stats = [c.removesuffix("_pre_std") for c in runs.columns if c.endswith("_pre_std")]
     if stats and arms_by:
         blocks += [Block("h2", "What the hidden layers did (activation statistics)"),
@@ -92,12 +94,12 @@ def epochs_grid(one: pd.DataFrame, key: str) -> Table:
     """Rows: factor value × every other varying key (an arm such as model.tanh_a) × activation; columns: learning
     rates; cells: epochs to the threshold over seeds. Runs of different arms never share a cell."""
     lrs = value_order(one[LR]) if LR in one else ["—"]
-    arms = [k for k in varying_keys(one) if k not in (key, ACTIVATION, LR)]
+    arms = arm_keys(one, key)
     rows = []
     for value in value_order(one[key]):
         part = one[one[key] == value]
         for arm in _arm_values(part, arms):
-            in_arm = part[(part[arms] == pd.Series(arm, index=arms)).all(axis=1)] if arms else part
+            in_arm = _in_arm(part, arms, arm)
             for act in value_order(in_arm[ACTIVATION]):
                 cell = in_arm[in_arm[ACTIVATION] == act]
                 rows.append([value, *arm, act,
@@ -111,6 +113,49 @@ def epochs_grid(one: pd.DataFrame, key: str) -> Table:
                         + (f" '{UNSET}' in an arm column: the run's config has no such key (its default)."
                            if arms else "")],
                  keys=[slug(key), *[slug(k) for k in arms], "activation", *[f"lr_{lr}" for lr in lrs]])
+
+
+def arm_keys(one: pd.DataFrame, key: str) -> list[str]:
+    """The keys that make an arm: every varying key other than the factor, the activation and the lr."""
+    return [k for k in varying_keys(one) if k not in (key, ACTIVATION, LR)]
+
+
+def _in_arm(part: pd.DataFrame, arms: list[str], arm: tuple[str, ...]) -> pd.DataFrame:
+    return part[(part[arms] == pd.Series(arm, index=arms)).all(axis=1)] if arms else part
+
+
+def arm_speed_table(one: pd.DataFrame, key: str, baselines: dict[str, str]) -> Table:
+    """Per factor value × arm: each activation at its fastest lr within the arm, and tanh/relu with the interval
+    that redoes both picks. An activation an arm did not run (the LeCun-tanh arm has no relu: ReLU has no a, b)
+    is the baseline arm's (every arm key unset), and the row says so; with no baseline arm it stays empty."""
+    arms, rows = arm_keys(one, key), []
+    for value in value_order(one[key]):
+        part = one[one[key] == value]
+        baseline: dict[str, Arm] = {}
+        for combo in _arm_values(part, arms):
+            in_arm = _in_arm(part, arms, combo)
+            own = {a.activation: a for a in fig1_arms(in_arm, Design.of(in_arm, baselines))}
+            if combo == (UNSET,) * len(arms):
+                baseline = own
+            picked = {act: own.get(act) or baseline.get(act) for act in ("relu", "tanh")}
+            borrowed = [act for act in picked if act not in own and picked[act] is not None]
+            relu, tanh = picked["relu"], picked["tanh"]
+            rows.append([value, *combo, *_arm_cells(relu), *_arm_cells(tanh),
+                         compare(tanh, relu).cell() if relu and tanh else None,
+                         ", ".join(f"{act}: baseline arm's runs" for act in borrowed) or "this arm's runs"])
+    columns = [key, *arms, "relu lr", "relu", "tanh lr", "tanh", "tanh / relu [95% CI]", "runs"]
+    return Table("table_fig1_speed_arms", f"Epochs to {FIG1_THRESHOLD:.0%} training error and tanh/relu in every "
+                 f"arm ({', '.join([key, *arms])}), each activation at its fastest lr within the arm", columns, rows,
+                 notes=["As the per-input speed tables: the fastest lr is picked per activation within the arm, on "
+                        "these same runs, so the interval redoes the pick in every draw. 'runs' says where an "
+                        f"activation the arm did not run was taken from. '{UNSET}': the key is not in the run's "
+                        "config (its default)."],
+                 keys=[slug(key), *[slug(k) for k in arms], "relu_lr", "relu", "tanh_lr", "tanh", "tanh_over_relu",
+                       "runs"])
+
+
+def _arm_cells(arm: Arm | None) -> list[Any]:
+    return [arm.lr, arm.cell()] if arm else [None, None]
 
 
 def _arm_values(part: pd.DataFrame, arms: list[str]) -> list[tuple[str, ...]]:
