@@ -39,11 +39,12 @@ def test_an_extra_arm_gets_its_own_grid_rows_and_stays_out_of_the_baseline_figur
     are never averaged into the baseline cells, and Figure 1 compares the runs without the key (its default)."""
     for act, arm in (("relu", []), ("tanh", []), ("tanh", ["+model.layer_init_scale.conv1=2"])):
         for seed in (0, 1):
-            overrides = [f"model.activation={act}", f"seed={seed}", "trainer.epochs=2", "model.init=paper", *arm]
+            overrides = [f"model.activation={act}", f"seed={seed}", "trainer.epochs=2", "model.init=paper",
+                         "trainer.activation_stats=true", *arm]
             ablate.train(make_config(overrides, f"study/{act}-{len(arm)}-{seed}"))
     out = tmp_path / "report"
     assert report_main([str(tmp_path / "study"), "--by", "data.normalize", "--out", str(out),
-                        "--format", "md,csv"]) == 0
+                        "--format", "md,csv,png"]) == 0
     grid = pd.read_csv(out / "table_epochs_grid.csv", keep_default_na=False)
     grid = grid[grid["row"] == "measured"]
     arm = "model_layer_init_scale_conv1"
@@ -60,3 +61,4 @@ def test_an_extra_arm_gets_its_own_grid_rows_and_stays_out_of_the_baseline_figur
     assert arms.loc["unset", "runs"] == "this arm's runs"
     assert arms.loc["2", "runs"] == "relu: baseline arm's runs"  # the arm ran tanh only
     assert arms.loc["2", "tanh_over_relu"] != "" and arms.loc["2", "tanh_n"] == 2
+    assert (out / "activation_stats_arms.png").exists()  # the statistics of each arm's own runs

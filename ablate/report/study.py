@@ -53,12 +53,16 @@ def by_blocks(runs: pd.DataFrame, one: pd.DataFrame, key: str, baselines: dict[s
         blocks += [Block("h2", f"Figure 1 at {key}={value}"), Block("figure", fig), Block("table", table)]
     blocks += [Block("h2", f"Epochs to {FIG1_THRESHOLD:.0%} training error in every cell"),
                Block("table", epochs_grid(one, key))]
-    if arm_keys(one, key):
-        blocks += [Block("h2", "The speed-up in every arm"), Block("table", arm_speed_table(one, key, baselines))]
     stats = [c.removesuffix("_pre_std") for c in runs.columns if c.endswith("_pre_std")]
     if stats and arms_by:
         blocks += [Block("h2", "What the hidden layers did (activation statistics)"),
                    Block("figure", activation_figure(runs, arms_by, key, stats, out, fmt))]
+    if arm_keys(one, key):
+        table, by_arm = arm_speed_table(one, key, baselines)
+        blocks += [Block("h2", "The speed-up in every arm"), Block("table", table)]
+        if stats and by_arm:
+            blocks.append(Block("figure", activation_figure(runs, by_arm, ", ".join([key, *arm_keys(one, key)]),
+                                                            stats, out, fmt, stem="activation_stats_arms")))
     return blocks
 
 
@@ -124,11 +128,12 @@ def _in_arm(part: pd.DataFrame, arms: list[str], arm: tuple[str, ...]) -> pd.Dat
     return part[(part[arms] == pd.Series(arm, index=arms)).all(axis=1)] if arms else part
 
 
-def arm_speed_table(one: pd.DataFrame, key: str, baselines: dict[str, str]) -> Table:
+def arm_speed_table(one: pd.DataFrame, key: str, baselines: dict[str, str]) -> tuple[Table, dict[str, list[Arm]]]:
     """Per factor value × arm: each activation at its fastest lr within the arm, and tanh/relu with the interval
     that redoes both picks. An activation an arm did not run (the LeCun-tanh arm has no relu: ReLU has no a, b)
-    is the baseline arm's (every arm key unset), and the row says so; with no baseline arm it stays empty."""
-    arms, rows = arm_keys(one, key), []
+    is the baseline arm's (every arm key unset), and the row says so; with no baseline arm it stays empty.
+    Also returns each row's own arms (label → arms), for the activation statistics per arm."""
+    arms, rows, by_arm = arm_keys(one, key), [], {}
     for value in value_order(one[key]):
         part = one[one[key] == value]
         baseline: dict[str, Arm] = {}
@@ -140,6 +145,9 @@ def arm_speed_table(one: pd.DataFrame, key: str, baselines: dict[str, str]) -> T
             picked = {act: own.get(act) or baseline.get(act) for act in ("relu", "tanh")}
             borrowed = [act for act in picked if act not in own and picked[act] is not None]
             relu, tanh = picked["relu"], picked["tanh"]
+            if own:
+                by_arm[", ".join([value, *[f"{k.split('.', 1)[-1]}={v}" for k, v in zip(arms, combo, strict=True)]])] \
+                    = list(own.values())
             rows.append([value, *combo, *_arm_cells(relu), *_arm_cells(tanh),
                          compare(tanh, relu).cell() if relu and tanh else None,
                          ", ".join(f"{act}: baseline arm's runs" for act in borrowed) or "this arm's runs"])
@@ -151,7 +159,7 @@ def arm_speed_table(one: pd.DataFrame, key: str, baselines: dict[str, str]) -> T
                         f"activation the arm did not run was taken from. '{UNSET}': the key is not in the run's "
                         "config (its default)."],
                  keys=[slug(key), *[slug(k) for k in arms], "relu_lr", "relu", "tanh_lr", "tanh", "tanh_over_relu",
-                       "runs"])
+                       "runs"]), by_arm
 
 
 def _arm_cells(arm: Arm | None) -> list[Any]:
@@ -167,8 +175,9 @@ def _arm_values(part: pd.DataFrame, arms: list[str]) -> list[tuple[str, ...]]:
 
 
 def activation_figure(runs: pd.DataFrame, arms_by: dict[str, list[Arm]], key: str, layers: list[str], out: Path,
-                      fmt: tuple[str, ...]) -> figures.Figure:
-    """Per layer (columns): pre-activation std, and the saturated (tanh) or dead (relu) fraction, per arm."""
+                      fmt: tuple[str, ...], stem: str = "activation_stats") -> figures.Figure:
+    """Per layer (columns): pre-activation std, and the saturated (tanh) or dead (relu) fraction, per arm; one
+    colour per entry of `arms_by` (a value of `key`)."""
     stats = ["pre_std", *[s for s in ("saturated", "dead") if any(f"{layer}_{s}" in runs for layer in layers)]]
     with plt.rc_context(figures.STYLE):
         fig, axes = plt.subplots(len(stats), len(layers), figsize=(2.1 * len(layers), 1.8 * len(stats)),
@@ -206,4 +215,4 @@ def activation_figure(runs: pd.DataFrame, arms_by: dict[str, list[Arm]], key: st
     caption = (f"Activation statistics per hidden layer on a fixed probe batch, each arm at its fastest lr (mean over "
                f"seeds); colour: {key}, line: activation (relu solid, tanh dashed). Saturated: |tanh| > 0.95·a; "
                "dead: relu units that output 0 for every probe image.")
-    return figures.save(fig, out, "activation_stats", caption, fmt)
+    return figures.save(fig, out, stem, caption, fmt)
