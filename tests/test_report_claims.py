@@ -89,6 +89,25 @@ def test_a_tied_towers_width_axis_carries_the_claim_once(tmp_path):
     assert [r[8] for r in table.rows] == ["reproduced direction"] * 2 and table.rows[0][5].startswith("+4.00")
 
 
+def test_the_towers_claim_holds_for_a_net_scaled_down_as_a_whole(tmp_path):
+    """§3.2 on a quarter-width net (a CPU's towers claim): 2 towers at 0.25 against 1 tower at 0.125 is the pair; as a
+    2×2 design the claim row finds it at that scale, and one tower at the same width is still no claim."""
+    tied = tmp_path / "tied"
+    _cell(tied, 2, 0.25, 30, [5, 6, 7])
+    _cell(tied, 1, 0.125, 34, [9, 10, 11])
+    table = _table(tied)
+    assert [r[0] for r in table.rows] == ["model.towers (with model.width)"] * 2
+    assert [r[8] for r in table.rows] == ["reproduced direction"] * 2 and table.rows[0][7] == "§3.2, imagenet"
+    grid = tmp_path / "grid"
+    for towers, width, top1 in [(2, 0.25, 30), (1, 0.125, 34), (2, 0.125, 40), (1, 0.25, 20)]:
+        _cell(grid, towers, width, top1, [5, 6, 7])
+    rows = _rows(_table(grid))
+    keys = "model.towers, model.width, model.scale_conv5"
+    top1 = rows[(keys, "towers=1, width=0.125, scale_conv5=false", "top-1 err (pts)")]
+    assert top1[2] == "towers=2, width=0.25, scale_conv5=false" and top1[5].startswith("+4.00 [")
+    assert rows[("model.towers", "1", "top-1 err (pts)")][8] == "no claim"  # same width: not the paper's pair
+
+
 def test_towers_at_full_width_is_not_the_papers_pair(tmp_path):
     root = tmp_path / "full"
     _cell(root, 2, 1.0, 30, [5, 6, 7])

@@ -8,7 +8,7 @@ paper in one place. Errors are in percent (as printed in the paper); a claimed �
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PAPER = "Krizhevsky, Sutskever & Hinton, ImageNet Classification with Deep Convolutional Neural Networks, NIPS 2012"
 
@@ -58,6 +58,7 @@ class Claim:
     dataset: str  # imagenet or cifar10
     source: str
     text: str
+    relative: str = ""  # a key the claim fixes only as value/baseline (§3.2: half the kernels of the 2-tower net)
 
     @property
     def keys(self) -> list[str]:
@@ -65,7 +66,26 @@ class Claim:
 
     @property
     def pair(self) -> tuple:
-        return tuple(sorted(self.value.items())), tuple(sorted(self.baseline.items()))
+        """What the claim compares; a relative key enters as its ratio, so a scaled claim is the same pair."""
+        def side(s: Mapping[str, str]) -> tuple:
+            return tuple(sorted((k, v) for k, v in s.items() if k != self.relative))
+        return side(self.value), side(self.baseline), self.relative and self.ratio
+
+    @property
+    def ratio(self) -> float:
+        return float(self.value[self.relative]) / float(self.baseline[self.relative])
+
+    def scaled(self, baseline_value: str) -> Claim | None:
+        """The claim for a net scaled as a whole: its baseline side at `baseline_value` of the relative key (e.g.
+        §3.2 on a quarter-width net: 2 towers at width 0.25 against 1 tower at 0.125). None: not a number."""
+        if not self.relative:
+            return self
+        try:
+            base = float(baseline_value)
+        except (TypeError, ValueError):
+            return None
+        k = self.relative
+        return replace(self, value={**self.value, k: f"{base * self.ratio:g}"}, baseline={**self.baseline, k: f"{base:g}"})
 
     def describe(self, side: Mapping[str, str]) -> str:
         return ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in side.items())
@@ -87,8 +107,8 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(NO_LRN, LRN, "top1", 2.0, +1, "cifar10", "§3.3", "CIFAR-10: 13% test error without normalization, 11% with"),
     Claim(NO_OVERLAP, OVERLAP, "top1", 0.4, +1, "imagenet", "§3.4", POOL_TEXT),
     Claim(NO_OVERLAP, OVERLAP, "top5", 0.3, +1, "imagenet", "§3.4", POOL_TEXT),
-    Claim(ONE_TOWER_HALF, TWO_TOWERS, "top1", 1.7, +1, "imagenet", "§3.2", TOWERS_TEXT),
-    Claim(ONE_TOWER_HALF, TWO_TOWERS, "top5", 1.2, +1, "imagenet", "§3.2", TOWERS_TEXT),
+    Claim(ONE_TOWER_HALF, TWO_TOWERS, "top1", 1.7, +1, "imagenet", "§3.2", TOWERS_TEXT, relative="model.width"),
+    Claim(ONE_TOWER_HALF, TWO_TOWERS, "top5", 1.2, +1, "imagenet", "§3.2", TOWERS_TEXT, relative="model.width"),
     Claim({"model.activation": "tanh"}, {"model.activation": "relu"}, "speed", FIG1_SPEEDUP, +1, "cifar10",
           "Figure 1", "ReLUs reach 25% training error on CIFAR-10 six times faster than tanh"),
     Claim({"model.regularizer": "none"}, {"model.regularizer": "dropout"}, "top1", None, +1, "imagenet", "§4.2",
@@ -142,7 +162,8 @@ def find_claim(value: Mapping[str, str], baseline: Mapping[str, str], measure: s
     they differ is one of the claim's keys (a comparison that also changes something else is not the claim)."""
     differ = {k for k in {*value, *baseline} if value.get(k) != baseline.get(k)}
     for claim in preferred_claims(family):
-        if (claim.measure == measure and differ <= set(claim.keys)
+        claim = claim.scaled(baseline.get(claim.relative))
+        if (claim is not None and claim.measure == measure and differ <= set(claim.keys)
                 and all(value.get(k) == v for k, v in claim.value.items())
                 and all(baseline.get(k) == v for k, v in claim.baseline.items())):
             return claim

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ablate.report.cells import Interval, MeanStd, Num, Pair
-from ablate.report.design import Design, trained_keys
+from ablate.report.design import Design, trained_keys, value_order
 from ablate.report.paper import (
     FIG1_THRESHOLD,
     REFERENCE_ROWS,
@@ -145,6 +145,19 @@ def _speed_row(title: str, arm: Arm, base: Arm, family: str, used: dict[str, Cla
             verdict(math.log(r.lo), math.log(r.hi), r.n, claim, paper, r.censored, direction_only(claim, family))]
 
 
+def _pair_runs(part: pd.DataFrame, claim: Claim) -> tuple[Claim, pd.DataFrame, pd.DataFrame]:
+    """The runs holding each side of the claim's pair; a claim with a relative key (§3.2's half width) is tried at
+    every scale the runs' baseline side holds, the widest first, and comes back as the scale it was found at."""
+    scales = value_order(part[claim.relative]) if claim.relative in part else []
+    for scaled in [claim.scaled(v) for v in reversed(scales)] if claim.relative else [claim]:
+        if scaled is None:
+            continue
+        side, base = _holding(part, scaled.value), _holding(part, scaled.baseline)
+        if not (side.empty or base.empty):
+            return scaled, side, base
+    return claim, _holding(part, claim.value), _holding(part, claim.baseline)
+
+
 def _claim_rows(table: pd.DataFrame, design: Design, family: str, shown: set, used: dict[str, Claim]
                 ) -> tuple[list[list[str]], list[str]]:
     """Rows for the claims no one-axis row compares: each on its exact pair, other axes at their baselines."""
@@ -159,7 +172,7 @@ def _claim_rows(table: pd.DataFrame, design: Design, family: str, shown: set, us
         if not free:  # none of its keys varies in these runs: they hold one side at most
             continue
         part = design.at_baseline(table, free=free)
-        side, base = _holding(part, c.value), _holding(part, c.baseline)
+        c, side, base = _pair_runs(part, c)
         what = f"{c.source} ({c.describe(c.value)} against {c.describe(c.baseline)})"
         if side.empty or base.empty:
             notes.append(f"{what}: that pair is not among these runs with the other axes at their baselines, "
