@@ -6,6 +6,7 @@
                        summary.prev.json is the copy from before its last rewrite
     checkpoints/       last.pt, previous.pt (ablate.checkpoint); each also holds the epoch rows and the summary
     traceback.txt      when the run failed
+    evals/<split>.json the final weights scored again on a split in eval mode (ablate-eval, after the run)
     .lock              held (flock) by the one process that writes the folder, for the run's whole life
 
 Crash consistency: every file is replaced atomically (unique temp name, then rename). The newest checkpoint is

@@ -12,6 +12,7 @@ Every other pairing of cells gives another Δ, so a row that says +4.00 used exa
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -141,3 +142,29 @@ def test_no_committed_cifar_report_judges_an_imagenet_size():
         imagenet = delta[(delta["row"] == "measured") & delta["source"].str.endswith("imagenet")]
         assert set(imagenet["verdict"]) <= DIRECTION_VERDICTS, path
         assert set(imagenet["paper_delta_direction_only_from"]) <= {"ImageNet"}, path
+
+
+def _with_eval(folder: Path, top1: float, epoch: int = 4) -> None:
+    (folder / "evals").mkdir()
+    (folder / "evals" / "train.json").write_text(json.dumps({"split": "train", "epoch": epoch, "loss": 1.0,
+                                                             "top1_err": top1 / 100, "top5_err": 0.01}))
+
+
+def test_the_overfitting_claim_is_judged_on_the_train_test_gap_of_the_final_weights(tmp_path):
+    """§4.2 as the paper words it: without dropout, test error rises above training error by more. Test top-1
+    30, 31, 32 (dropout) and 31, 32, 33 (none); training error in eval mode 25, 25, 25 and 10, 11, 12: gaps 5, 6, 7
+    and 21, 21, 21, Δ = +15. A run whose score is of an earlier epoch (it went on since) is left out."""
+    root = tmp_path / "reg"
+    for s in range(3):
+        for reg, top1, train in (("dropout", 30, 25), ("none", 31, 10 + s)):
+            cfg = config(s)
+            cfg["model"]["regularizer"] = reg
+            _with_eval(write_run(root / f"{reg}-{s}", cfg, RELU_ERR[s], top1 + s, 5), train)
+    cfg = config(3)
+    cfg["model"]["regularizer"] = "none"
+    _with_eval(write_run(root / "none-3", cfg, RELU_ERR[0], 90, 5), 0, epoch=2)
+    rows = _rows(_table(root))
+    gap = rows[("model.regularizer", "none", "train-test gap (pts)")]
+    assert gap[3] == "3/3" and gap[5].startswith("+15.00 [") and gap[7] == "§4.2, imagenet"
+    assert gap[8] == "reproduced direction"
+    assert rows[("model.regularizer", "none", "top-1 err (pts)")][3] == "4/3"  # the stale score's run still counts here

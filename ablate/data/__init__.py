@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,6 +83,9 @@ class Loaders:
     num_classes: int
     image_size: int
     info: dict = field(default_factory=dict)
+    # split name -> that split scored as validation is (no augmentation, centre crop); None: no such split.
+    # Built on demand: `ablate-eval --split train` scores a finished run's training images this way.
+    eval_source: Callable[[str], BatchSource | None] = lambda split: None
 
 
 def stratified_indices(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -189,7 +193,8 @@ def build_data(cfg, seed: int, device: torch.device, batch_size: int, eval_batch
             "identity": data_identity(ds), **stats, **ds.info, **norm_info}
     if any(absent.values()):
         info["absent_classes"] = {split: names for split, names in absent.items() if names}
-    return Loaders(train, val, None if val is test else test, ds.num_classes, geo.size, info)
+    return Loaders(train, val, None if val is test else test, ds.num_classes, geo.size, info,
+                   lambda split: source(split, False) if split in splits else None)
 
 
 # Registering the built-in data sets (import for the side effect).

@@ -162,6 +162,21 @@ def run_info(name: str, summary: dict) -> dict[str, Any]:
     return info
 
 
+def read_evals(folder: Path, metrics: pd.DataFrame, problems: list[str]) -> dict[str, Any]:
+    """`ablate-eval`'s scores of the final weights (evals/<split>.json) as eval_<split>_{loss,top1_err,top5_err}
+    columns; one that scored another epoch than the last logged one (the run went on since) is left out."""
+    out: dict[str, Any] = {}
+    last = metrics["epoch"].max() if not metrics.empty else None
+    for path in sorted((folder / "evals").glob("*.json")):
+        record = _read_structured(path, problems) or {}
+        split = record.get("split", path.stem)
+        if record.get("epoch") != last:
+            problems.append(f"evals/{path.name} scored epoch {record.get('epoch')}, not the last ({last}): left out")
+            continue
+        out.update({f"eval_{split}_{k}": record.get(k) for k in ("loss", "top1_err", "top5_err")})
+    return out
+
+
 def read_run(folder: Path, name: str | None = None) -> pd.DataFrame | None:
     """One run's rows (one per logged epoch, or one row without metrics), or None when it cannot be placed.
     `name`: what to call it (`run`, and `out_dir` in place of the absolute path the trainer recorded)."""
@@ -183,6 +198,7 @@ def read_run(folder: Path, name: str | None = None) -> pd.DataFrame | None:
         note = f"; {'; '.join(problems)}" if problems else ""
         warn(f"{folder}: status {status}{detail}, {len(metrics)} epoch(s) logged{note}")
     info.update(flatten(config))
+    info.update(read_evals(folder, metrics, problems))
     if "out_dir" in info:
         info["out_dir"] = name
     if metrics.empty:  # keep the run visible even without epochs
@@ -245,13 +261,17 @@ def per_run(runs: pd.DataFrame, threshold: float) -> pd.DataFrame:
     for _, group in runs.groupby("run", sort=True):
         first = group.iloc[0]
         row = {k: norm_value(first[k]) for k in config_keys(runs)}
-        row.update({k: first[k] for k in INFO_COLUMNS if k in group})
+        row.update({k: first[k] for k in [*INFO_COLUMNS, *eval_columns(runs)] if k in group})
         row.update(_one_run(group, threshold))
         row["problems"] = problems_text(row.get("problems"))
         if EXCLUDED in row["problems"]:
             row["status"] = "excluded"
         rows.append(row)
     return mark_duplicates(pd.DataFrame(rows))
+
+
+def eval_columns(runs: pd.DataFrame) -> list[str]:
+    return [c for c in runs.columns if c.startswith("eval_")]
 
 
 def run_table(runs: pd.DataFrame, one: pd.DataFrame) -> pd.DataFrame:

@@ -133,6 +133,26 @@ def _error_rows(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, c
     return rows
 
 
+GAP_TRAIN = "eval_train_top1_err"  # `ablate-eval --split train`: the final weights on the training split, eval mode
+GAP_MEASURE = "train-test gap (pts)"
+GAP_NOTE = ("train-test gap: final test top-1 error minus the final weights' top-1 error on the run's own training "
+            "images scored as validation is (no augmentation, dropout off; `ablate-eval --split train`), per run; "
+            "Δ = the value's gap minus the baseline's. Runs without that score are left out of the gap rows (n).")
+
+
+def _gap_row(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, claim: Claim | None, family: str,
+             used: dict[str, Claim]) -> list:
+    """How much more the value overfits than the baseline: Δ of (test − train) top-1 error, Welch interval."""
+    gaps = [(runs["final_test_top1_err"] - runs.get(GAP_TRAIN, _EMPTY)).dropna() * 100 for runs in (a, b)]
+    n = (len(gaps[0]), len(gaps[1]))
+    delta, lo, hi = welch_ci(list(gaps[0]), list(gaps[1]))
+    if claim:
+        used[f"{claim.source}, {claim.dataset}"] = claim
+    return [*names, Pair(*n), GAP_MEASURE, Interval(delta, lo, hi, n), paper_delta(claim, family),
+            f"{claim.source}, {claim.dataset}" if claim else None,
+            verdict(lo, hi, n, claim, claim.delta if claim else None, direction=direction_only(claim, family))]
+
+
 def _speed_row(title: str, arm: Arm, base: Arm, family: str, used: dict[str, Claim]) -> list:
     r = compare(arm, base)
     claim = find_claim({ACTIVATION: arm.activation}, {ACTIVATION: base.activation}, "speed", family)
@@ -192,6 +212,7 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
     rows: list[list[str]] = []
     used: dict[str, Claim] = {}
     shown: set = set()  # the claims a one-axis row already compares on their exact pair
+    has_gap = GAP_TRAIN in table and table[GAP_TRAIN].notna().any()
     for axis in design.axes:
         part = design.at_baseline(table, free=(axis.key,))
         base = part[part[axis.key] == axis.baseline]
@@ -201,6 +222,10 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
             shown |= {c.pair for c in claims.values() if c}
             rows += _error_rows((axis.title, value, axis.baseline), completed(side), completed(base), claims,
                                 family, used)
+            if has_gap:
+                claim = find_claim(_config(side), _config(base), "gap", family)
+                rows.append(_gap_row((axis.title, value, axis.baseline), completed(side), completed(base), claim,
+                                     family, used))
             if axis.key == ACTIVATION and value in by_act and axis.baseline in by_act:
                 rows.append(_speed_row(axis.title, by_act[value], by_act[axis.baseline], family, used))
     claim_rows, missing = _claim_rows(table, design, family, shown, used)
@@ -209,6 +234,8 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
              + (", ".join(f"{a.key}={a.baseline} ({a.note})" for a in design.axes) or "no axis varies") + "."]
     if claim_rows:
         notes.append("Rows naming several keys compare a claim's exact pair, every other axis at its baseline.")
+    if has_gap:
+        notes.append(GAP_NOTE)
     notes += missing + [f"{where}: \"{c.text}\"." for where, c in sorted(used.items())]
     columns = ["Axis", "Value", "Baseline", "n (value/baseline)", "Measure", "Δ [95% CI]", "Paper Δ",
                "Source", "Verdict"]
