@@ -45,7 +45,9 @@ def evaluate_run(folder: Path, split: str = "train", data_root: str | None = Non
     summary = read_json(folder / "summary.json") or {}
     if summary.get("status") != Status.COMPLETED:
         raise NotEvaluable(f"status {summary.get('status', 'unknown')}: only a completed run has final weights")
-    state = checkpoint.load_latest(folder / "checkpoints")
+    # A folder recorded as the same run as a sibling (trainer.reuse_identical) has that sibling's weights.
+    weights = (folder / summary["same_as"]).resolve() if summary.get("same_as") else folder
+    state = checkpoint.load_latest(weights / "checkpoints")
     if state is None or "config" not in state:
         raise NotEvaluable("no readable checkpoint holding its config (checkpoints/last.pt)")
     epoch = state["epoch"] - 1
@@ -70,7 +72,8 @@ def evaluate_run(folder: Path, split: str = "train", data_root: str | None = Non
     model.load_state_dict(state["model"])
     start = time.perf_counter()
     scores = evaluate(model, source)
-    record = {"split": split, "epoch": epoch, **scores, "images": data.info.get(f"{split}_images"),
+    record = {"split": split, "epoch": epoch, **scores, "weights": summary.get("same_as") or ".",
+              "images": data.info.get(f"{split}_images"),
               "views": "eval: no augmentation, centre crop, dropout off, data.test_crops views",
               "test_crops": cfg.data.test_crops, "data_identity": data.info["identity"], "device": device,
               "seconds": round(time.perf_counter() - start, 1), "time": now_iso(), "versions": versions()}

@@ -40,3 +40,14 @@ def test_a_run_that_is_not_finished_or_has_no_such_split_is_skipped_with_the_rea
     assert "status running" in capsys.readouterr().err
     assert not (tmp_path / "noval" / "evals" / "train.json").exists()
     assert eval_main([str(tmp_path / "nowhere")]) == 2
+
+
+def test_a_folder_recorded_as_a_siblings_run_is_scored_with_the_siblings_weights(make_config, tmp_path):
+    """Sweeps sharing a baseline cell record it once and point the other folder at it (same_as); that folder has
+    no checkpoint of its own, and the report may keep either folder of the pair, so both get the score."""
+    ablate.train(make_config(["trainer.reuse_identical=true"], "sweep/a"))
+    ablate.train(make_config(["trainer.reuse_identical=true"], "sweep/b"))
+    assert json.loads((tmp_path / "sweep" / "b" / "summary.json").read_text())["same_as"] == "../a"
+    assert eval_main([str(tmp_path / "sweep")]) == 0
+    a, b = (json.loads((tmp_path / "sweep" / x / "evals" / "train.json").read_text()) for x in "ab")
+    assert b["weights"] == "../a" and a["weights"] == "." and a["top1_err"] == b["top1_err"]
