@@ -168,3 +168,11 @@ def test_the_overfitting_claim_is_judged_on_the_train_test_gap_of_the_final_weig
     assert gap[3] == "3/3" and gap[5].startswith("+15.00 [") and gap[7] == "§4.2, imagenet"
     assert gap[8] == "reproduced direction"
     assert rows[("model.regularizer", "none", "top-1 err (pts)")][3] == "4/3"  # the stale score's run still counts here
+    # A value none of whose runs was scored gets no gap row (rather than an empty one).
+    for s in range(3):
+        cfg = config(s)
+        cfg["model"]["regularizer"] = "dropconnect"
+        write_run(root / f"dropconnect-{s}", cfg, RELU_ERR[s], 30 + s, 5)
+    rows = _rows(_table(root))
+    assert ("model.regularizer", "dropconnect", "top-1 err (pts)") in rows
+    assert ("model.regularizer", "dropconnect", "train-test gap (pts)") not in rows

@@ -140,6 +140,10 @@ GAP_NOTE = ("train-test gap: final test top-1 error minus the final weights' top
             "Δ = the value's gap minus the baseline's. Runs without that score are left out of the gap rows (n).")
 
 
+def _scored(runs: pd.DataFrame) -> bool:
+    return GAP_TRAIN in runs and bool(completed(runs)[GAP_TRAIN].notna().any())
+
+
 def _gap_row(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, claim: Claim | None, family: str,
              used: dict[str, Claim]) -> list:
     """How much more the value overfits than the baseline: Δ of (test − train) top-1 error, Welch interval."""
@@ -212,7 +216,7 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
     rows: list[list[str]] = []
     used: dict[str, Claim] = {}
     shown: set = set()  # the claims a one-axis row already compares on their exact pair
-    has_gap = GAP_TRAIN in table and table[GAP_TRAIN].notna().any()
+    has_gap = False
     for axis in design.axes:
         part = design.at_baseline(table, free=(axis.key,))
         base = part[part[axis.key] == axis.baseline]
@@ -222,7 +226,8 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
             shown |= {c.pair for c in claims.values() if c}
             rows += _error_rows((axis.title, value, axis.baseline), completed(side), completed(base), claims,
                                 family, used)
-            if has_gap:
+            if _scored(side) and _scored(base):
+                has_gap = True
                 claim = find_claim(_config(side), _config(base), "gap", family)
                 rows.append(_gap_row((axis.title, value, axis.baseline), completed(side), completed(base), claim,
                                      family, used))
