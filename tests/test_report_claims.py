@@ -176,3 +176,18 @@ def test_the_overfitting_claim_is_judged_on_the_train_test_gap_of_the_final_weig
     rows = _rows(_table(root))
     assert ("model.regularizer", "dropconnect", "top-1 err (pts)") in rows
     assert ("model.regularizer", "dropconnect", "train-test gap (pts)") not in rows
+
+
+def test_a_claim_row_carries_its_gap_too(tmp_path):
+    """§4.1's crops claim (none against crop_flip) compared off the axis baseline (the paper's crop_flip_pca) is a
+    claim row; with scored runs it gets the gap row that judges the overfitting."""
+    root = tmp_path / "aug"
+    for s in range(3):
+        for augment, top1, train in (("crop_flip_pca", 30, 26), ("crop_flip", 30, 25), ("none", 28, 15 + s)):
+            cfg = config(s)
+            cfg["data"]["augment"] = augment
+            _with_eval(write_run(root / f"{augment}-{s}", cfg, RELU_ERR[s], top1 + s, 5), train)
+    table = _table(root)
+    gap = _rows(table)[("data.augment", "augment=none", "train-test gap (pts)")]
+    assert gap[2] == "augment=crop_flip" and gap[5].startswith("+7.00 [") and gap[8] == "reproduced direction"
+    assert sum("train-test gap:" in note for note in table.notes) == 1

@@ -205,9 +205,11 @@ def _claim_rows(table: pd.DataFrame, design: Design, family: str, shown: set, us
             notes.append(f"{what}: the runs holding that pair differ in more than its keys, so it is not judged.")
         else:
             by = {x.measure: x for x in claims}
-            rows += _error_rows((", ".join(c.keys), c.describe(c.value), c.describe(c.baseline)),
-                                completed(side), completed(base), by, family, used,
+            names = (", ".join(c.keys), c.describe(c.value), c.describe(c.baseline))
+            rows += _error_rows(names, completed(side), completed(base), by, family, used,
                                 tuple(k for k in (1, 5) if f"top{k}" in by))
+            if "gap" in by and _scored(side) and _scored(base):
+                rows.append(_gap_row(names, completed(side), completed(base), by["gap"], family, used))
     return rows, notes
 
 
@@ -216,7 +218,6 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
     rows: list[list[str]] = []
     used: dict[str, Claim] = {}
     shown: set = set()  # the claims a one-axis row already compares on their exact pair
-    has_gap = False
     for axis in design.axes:
         part = design.at_baseline(table, free=(axis.key,))
         base = part[part[axis.key] == axis.baseline]
@@ -227,7 +228,6 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
             rows += _error_rows((axis.title, value, axis.baseline), completed(side), completed(base), claims,
                                 family, used)
             if _scored(side) and _scored(base):
-                has_gap = True
                 claim = find_claim(_config(side), _config(base), "gap", family)
                 rows.append(_gap_row((axis.title, value, axis.baseline), completed(side), completed(base), claim,
                                      family, used))
@@ -239,7 +239,7 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
              + (", ".join(f"{a.key}={a.baseline} ({a.note})" for a in design.axes) or "no axis varies") + "."]
     if claim_rows:
         notes.append("Rows naming several keys compare a claim's exact pair, every other axis at its baseline.")
-    if has_gap:
+    if any(row[4] == GAP_MEASURE for row in rows + claim_rows):
         notes.append(GAP_NOTE)
     notes += missing + [f"{where}: \"{c.text}\"." for where, c in sorted(used.items())]
     columns = ["Axis", "Value", "Baseline", "n (value/baseline)", "Measure", "Δ [95% CI]", "Paper Δ",
