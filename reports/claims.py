@@ -140,10 +140,15 @@ def budget(folder: Path) -> str:
     if not summary.exists():
         return "—"
     runs = pd.read_csv(summary)
+    # A folder recorded as another's run (same_as; status duplicate) cost nothing: count each computation once.
+    repeats = int((runs["status"] == "duplicate").sum())
+    runs = runs[runs["status"] != "duplicate"]
     done = runs[runs["status"] == "completed"]
     hours = runs["wall_s"].fillna(0).sum() / 3600
     epochs = int(runs["epochs_logged"].fillna(0).sum())
-    return f"{len(done)}/{len(runs)} runs completed, {epochs} epochs, {hours:.1f} h of 1-thread CPU (sum)"
+    shared = f" (+{repeats} folders recording the same runs)" if repeats else ""
+    return (f"{len(done)}/{len(runs)} runs completed{shared}, {epochs} epochs, {hours:.1f} h of 1-thread CPU "
+            "(sum)")
 
 
 def answer(entry: ClaimEntry, top: str) -> list[str]:
