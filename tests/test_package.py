@@ -77,6 +77,8 @@ def test_the_wheel_runs_a_job_and_a_report_from_outside_the_checkout(tmp_path):
     (folder,) = (work / "runs" / "wheel").iterdir()
     assert json.loads((folder / "summary.json").read_text())["status"] == "completed"
     assert "completed: 1 epoch(s)" in (folder / "train.log").read_text()
+    scored = run(str(site / "bin" / "ablate-eval"), "runs/wheel", "--split", "train")
+    assert scored.returncode == 0 and (folder / "evals" / "train.json").is_file(), scored.stderr[-3000:]
     report = run(str(site / "bin" / "ablate-report"), "runs/wheel", "--out", "report")
     assert report.returncode == 0, report.stderr[-3000:]
     assert (work / "report" / "index.md").is_file() and (work / "report" / "runs_summary.csv").is_file()
