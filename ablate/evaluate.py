@@ -28,7 +28,7 @@ from ablate.config import from_dict
 from ablate.data import build_data
 from ablate.engine import evaluate
 from ablate.models import build_model
-from ablate.registry import ConfigError
+from ablate.report.collect import find_runs
 from ablate.runfolder import Status, now_iso, read_json, read_metric_rows, versions
 
 SPLITS = ("train", "val", "test")
@@ -82,16 +82,6 @@ def evaluate_run(folder: Path, split: str = "train", data_root: str | None = Non
     return record
 
 
-def run_folders(paths: list[Path]) -> list[Path]:
-    """The run folders at or under `paths` (those holding a summary.json)."""
-    found = []
-    for path in paths:
-        if not path.exists():
-            raise ConfigError(f"{path}: no such folder")
-        found += [path] if (path / "summary.json").exists() else sorted(p.parent for p in path.rglob("summary.json"))
-    return found
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ablate-eval", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders, or folders holding them at any depth")
@@ -105,11 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
-        folders = run_folders(args.runs)
-    except ConfigError as err:
-        print(f"ablate-eval: error: {err}", file=sys.stderr)
-        return 2
+    # The report's own walk (any depth); a folder without summary.json has no status to check.
+    folders = [f for f in find_runs(args.runs) if (f / "summary.json").exists()]
     if not folders:
         print(f"ablate-eval: error: no run folder (summary.json) under {', '.join(map(str, args.runs))}",
               file=sys.stderr)

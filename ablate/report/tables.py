@@ -118,19 +118,24 @@ def _holding(runs: pd.DataFrame, side: dict[str, str]) -> pd.DataFrame:
     return runs[mask]
 
 
+def _delta_row(names: tuple[str, str, str], measure: str, a: pd.Series, b: pd.Series, claim: Claim | None,
+               family: str, used: dict[str, Claim], n: tuple[int, int] | None = None) -> list:
+    """One Δ row: value − baseline of per-run numbers (pts) with its Welch interval, judged against `claim`."""
+    n = n or (len(a), len(b))
+    delta, lo, hi = welch_ci(list(a), list(b))
+    if claim:
+        used[f"{claim.source}, {claim.dataset}"] = claim
+    return [*names, Pair(*n), measure, Interval(delta, lo, hi, n), paper_delta(claim, family),
+            f"{claim.source}, {claim.dataset}" if claim else None,
+            verdict(lo, hi, n, claim, claim.delta if claim else None, direction=direction_only(claim, family))]
+
+
 def _error_rows(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, claims: dict[str, Claim | None],
                 family: str, used: dict[str, Claim], ks: tuple[int, ...] = (1, 5)) -> list[list]:
-    rows = []
-    for k in ks:
-        col, claim, n = f"final_test_top{k}_err", claims.get(f"top{k}"), (len(a), len(b))
-        delta, lo, hi = welch_ci(list(a.get(col, _EMPTY) * 100), list(b.get(col, _EMPTY) * 100))
-        if claim:
-            used[f"{claim.source}, {claim.dataset}"] = claim
-        rows.append([*names, Pair(*n), f"top-{k} err (pts)", Interval(delta, lo, hi, n),
-                     paper_delta(claim, family), f"{claim.source}, {claim.dataset}" if claim else None,
-                     verdict(lo, hi, n, claim, claim.delta if claim else None,
-                             direction=direction_only(claim, family))])
-    return rows
+    col = "final_test_top{}_err"
+    return [_delta_row(names, f"top-{k} err (pts)", a.get(col.format(k), _EMPTY) * 100,
+                       b.get(col.format(k), _EMPTY) * 100, claims.get(f"top{k}"), family, used, (len(a), len(b)))
+            for k in ks]
 
 
 GAP_TRAIN = "eval_train_top1_err"  # `ablate-eval --split train`: the final weights on the training split, eval mode
@@ -147,14 +152,8 @@ def _scored(runs: pd.DataFrame) -> bool:
 def _gap_row(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, claim: Claim | None, family: str,
              used: dict[str, Claim]) -> list:
     """How much more the value overfits than the baseline: Δ of (test − train) top-1 error, Welch interval."""
-    gaps = [(runs["final_test_top1_err"] - runs.get(GAP_TRAIN, _EMPTY)).dropna() * 100 for runs in (a, b)]
-    n = (len(gaps[0]), len(gaps[1]))
-    delta, lo, hi = welch_ci(list(gaps[0]), list(gaps[1]))
-    if claim:
-        used[f"{claim.source}, {claim.dataset}"] = claim
-    return [*names, Pair(*n), GAP_MEASURE, Interval(delta, lo, hi, n), paper_delta(claim, family),
-            f"{claim.source}, {claim.dataset}" if claim else None,
-            verdict(lo, hi, n, claim, claim.delta if claim else None, direction=direction_only(claim, family))]
+    a_gap, b_gap = [(runs["final_test_top1_err"] - runs.get(GAP_TRAIN, _EMPTY)).dropna() * 100 for runs in (a, b)]
+    return _delta_row(names, GAP_MEASURE, a_gap, b_gap, claim, family, used)
 
 
 def _speed_row(title: str, arm: Arm, base: Arm, family: str, used: dict[str, Claim]) -> list:
