@@ -2,7 +2,8 @@
 
     config.yaml        the resolved config: what this folder's numbers were computed with
     metrics.csv        one row per finished epoch: METRIC_COLUMNS, then any extra columns (activation statistics)
-    summary.json       status, provenance (git, versions, argv, start time), final and best rows, repairs made;
+    summary.json       status, provenance (git, versions, machine, argv, start time), final and best rows, repairs
+                       made;
                        summary.prev.json is the copy from before its last rewrite
     checkpoints/       last.pt, previous.pt (ablate.checkpoint); each also holds the epoch rows and the summary
     traceback.txt      when the run failed
@@ -87,6 +88,24 @@ def versions() -> dict[str, str]:
             "torchvision": str(torchvision.__version__), "ablate": ablate.__version__}
 
 
+def machine(device: str | None = None) -> str:
+    """The processor that computed the numbers: the CPU's model, and the GPU's on CUDA. The same code and seed
+    give the same bits on one processor model but not across models (other kernels, other rounding), so a cell
+    whose seeds ran on several machines is told apart from a rerun that disagrees."""
+    cpu = platform.processor() or platform.machine() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    device = str(device or "")
+    if device.startswith("cuda"):
+        import torch
+        if torch.cuda.is_available():
+            return f"{torch.cuda.get_device_name(torch.device(device))} (host {cpu})"
+    return f"Apple MPS (host {cpu})" if device.startswith("mps") else cpu
+
+
 def clean(value: Any) -> Any:
     """JSON has no NaN/inf: write them as strings so the file stays valid JSON."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -149,7 +168,7 @@ class RunFolder:
         self.summary = {"status": Status.RUNNING.value, "name": config.get("name"), "seed": config.get("seed"),
                         "start_time": now_iso(), "end_time": None, "wall_s": 0.0, "epochs_completed": 0,
                         "final": {}, "best": {}, "git": git_state(), "versions": versions(),
-                        "platform": platform.platform(), "host": socket.gethostname(), "argv": sys.argv,
+                        "machine": machine(extra.get("device")), "platform": platform.platform(), "host": socket.gethostname(), "argv": sys.argv,
                         "columns": self.columns, **extra}
         if old and old.get("status") == Status.FAILED:  # an attempt that failed before its first checkpoint
             self.summary["earlier_attempt"] = {k: old.get(k) for k in ("start_time", "end_time", "error")}
@@ -177,6 +196,9 @@ class RunFolder:
         if any(self.summary.get(k) is None for k in ("git", "start_time")):
             self.summary["provenance_lost"] = True
         self.summary.pop("error", None)
+        here, seen = machine(extra.get("device")), self.summary.get("machine")
+        # Resumed elsewhere: both machines computed these numbers, and the record names each.
+        self.summary["machine"] = here if not seen else seen if seen.split(" then ")[-1] == here else f"{seen} then {here}"
         self.summary.update(status=Status.RUNNING.value, end_time=None, resumes=self.summary.get("resumes", 0) + 1,
                             wall_s_before_resume=self.summary.get("wall_s", 0.0), **extra)
         self._set_epoch_fields(rows)

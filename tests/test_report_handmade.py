@@ -371,3 +371,13 @@ def test_table_builders_give_numbers_and_the_renderer_aligns_by_type(sweep):
     table = Table("t", "caption", ["label", "count", "text", "empty"], [["a", 3, "12", None], ["b", 4, "x", None]])
     assert table.markdown().splitlines()[3] == "| --- | ---: | --- | --- |"
     assert table.frame()["count"].tolist() == [3, 4] and is_number(3.5) and not is_number(True)
+
+
+def test_the_page_names_the_machines_a_cell_ran_on(tmp_path):
+    write_run(tmp_path / "runs" / "a", config(seed=0), linear(3, 6), 30.0, 10.0, machine="CPU A")
+    write_run(tmp_path / "runs" / "b", config(seed=1), linear(3, 6), 31.0, 10.0)  # from before the field
+    assert report_main([str(tmp_path / "runs"), "--out", str(tmp_path / "rep"), "--format", "md,csv"]) == 0
+    index = (tmp_path / "rep" / "index.md").read_text()
+    assert "machines: CPU A (1 runs); unknown (not recorded) (1 runs) (one seed gives other bits" in index
+    summary = pd.read_csv(tmp_path / "rep" / "runs_summary.csv").set_index("run")["machine"]
+    assert summary["a"] == "CPU A" and summary.isna()["b"]

@@ -137,3 +137,20 @@ def test_corrupt_last_checkpoint_resumes_from_previous(make_config, caplog):
     assert resumed["status"] == "completed" and resumed["resumes"] == 1
     assert len(pd.read_csv(folder / "metrics.csv")) == 2
     assert "resuming" in caplog.text
+
+
+def test_summary_names_the_machine_and_a_resume_elsewhere_adds_it(make_config):
+    import ablate
+    from ablate.runfolder import machine
+    cfg = make_config(["trainer.epochs=2"])
+    ablate.train(cfg)
+    folder = Path(cfg.out_dir)
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["machine"] == machine("cpu") and summary["machine"]
+    summary.update(status="preempted", machine="Other CPU")  # as if stopped on another machine
+    (folder / "summary.json").write_text(json.dumps(summary))
+    resumed = ablate.train(cfg)
+    assert resumed["resumes"] == 1 and resumed["machine"] == f"Other CPU then {machine('cpu')}"
+    again = {**json.loads((folder / "summary.json").read_text()), "status": "preempted"}
+    (folder / "summary.json").write_text(json.dumps(again))
+    assert ablate.train(cfg)["machine"] == f"Other CPU then {machine('cpu')}"  # the same machine is named once

@@ -31,7 +31,7 @@ RUN_FILES = ("summary.json", "metrics.csv", "config.yaml")
 # Run-level columns taken from summary.json (config keys are dotted, or one of TOP_LEVEL_KEYS).
 INFO_COLUMNS = ["run", "status", "problems", "epochs_completed", "diverged_step", "error", "params", "world_size",
                 "wall_s", "git_sha", "git_dirty", "start_time", "end_time", "ablate_version", "torch_version",
-                "wandb_url"]  # wandb_url: only when a run was mirrored online (summary.json's `wandb` block)
+                "machine", "wandb_url"]  # wandb_url: only when a run was mirrored online (summary.json's `wandb` block)
 TOP_LEVEL_KEYS = ("name", "seed", "out_dir")
 
 
@@ -154,7 +154,7 @@ def run_info(name: str, summary: dict) -> dict[str, Any]:
             "ablate_version": versions.get("ablate"), "torch_version": versions.get("torch"),
             "git_sha": git.get("sha"), "git_dirty": git.get("dirty")}
     for key in ("epochs_completed", "diverged_step", "error", "params", "world_size", "wall_s",
-                "start_time", "end_time"):
+                "start_time", "end_time", "machine"):
         info[key] = summary.get(key)
     url = (summary.get("wandb") or {}).get("url")
     if url:  # a link, never a read: the report's numbers come from the run folder alone

@@ -39,12 +39,16 @@ def provenance(per_run: pd.DataFrame, command: str) -> list[Block]:
     ends = per_run["end_time"].dropna().astype(str)
     versions = sorted({f"ablate {_known(a)}, torch {_known(t)}" for a, t in zip(
         per_run["ablate_version"], per_run["torch_version"], strict=True)})
+    machines = per_run.get("machine", pd.Series(None, index=per_run.index)).map(_known).value_counts()
+    machines_text = "machines: " + "; ".join(f"{m} ({n} runs)" for m, n in machines.items())
+    if len(machines) > 1:
+        machines_text += " (one seed gives other bits on another processor model: seeds are comparable, not equal)"
     return [Block("h2", "Provenance"),
             Block("p", "Made by:"), Block("code", command),
             Block("list", [f"generated {datetime.now(UTC).isoformat(timespec='seconds')}",
                            f"{len(per_run)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()),
                            f"run dates: {min(starts, default='?')} to {max(ends, default='?')}",
-                           "code versions: " + "; ".join(versions)]),
+                           "code versions: " + "; ".join(versions), machines_text]),
             Block("table", Table("git", "Git commits of the runs", ["SHA", "dirty", "runs"], git_rows)),
             *wandb_links(per_run)]
 
