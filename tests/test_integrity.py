@@ -291,6 +291,7 @@ def test_the_same_config_and_seed_in_two_folders_counts_once(make_config, tmp_pa
     assert "duplicate of" in dup["problems"] and "counted once" in dup["problems"]
     _, page = _report(tmp_path, tmp_path / "a", tmp_path / "b", tmp_path / "c")
     assert "| all runs | 2 |" in page.replace("  ", " ")  # n = 2 seeds, not 3
+    assert "1 recorded twice (counted once)" in page  # the error table says why n is 2
 
 
 def test_repeated_epochs_are_kept_once_or_the_run_excluded(make_config, tmp_path):

@@ -200,7 +200,7 @@ def test_verdict_rule_as_written():
 def test_ilsvrc_table_means_std_and_paper_rows(sweep):
     one, design, _ = analysed(sweep)
     table = ilsvrc_table(one, design)
-    assert table.columns[:4] == ["Variant", "n", "Test crops", "Not completed"]
+    assert table.columns[:4] == ["Variant", "n", "Test crops", "Not counted"]
     by_name = {r[0]: r for r in table.rows}
     base = by_name["activation=relu, norm=lrn, pool=overlap, towers=2"]
     assert base[1] == "3" and base[4:8] == ["32.00 ± 1.00", "5.00 ± 0.00", "32.00 ± 1.00", "5.00 ± 0.00"]

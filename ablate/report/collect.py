@@ -257,11 +257,11 @@ def per_run(runs: pd.DataFrame, threshold: float) -> pd.DataFrame:
     Runs that must not be averaged in get a status saying why: `excluded` (their record contradicts itself)
     and `duplicate` (the same config and seed as another run: one computation counted once, see mark_duplicates).
     """
-    rows = []
+    rows, keys, carried = [], config_keys(runs), [*INFO_COLUMNS, *eval_columns(runs)]
     for _, group in runs.groupby("run", sort=True):
         first = group.iloc[0]
-        row = {k: norm_value(first[k]) for k in config_keys(runs)}
-        row.update({k: first[k] for k in [*INFO_COLUMNS, *eval_columns(runs)] if k in group})
+        row = {k: norm_value(first[k]) for k in keys}
+        row.update({k: first[k] for k in carried if k in group})
         row.update(_one_run(group, threshold))
         row["problems"] = problems_text(row.get("problems"))
         if EXCLUDED in row["problems"]:

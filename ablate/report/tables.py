@@ -59,16 +59,18 @@ def _variants(table: pd.DataFrame, design: Design) -> list[tuple[str, pd.DataFra
 
 
 def status_counts(group: pd.DataFrame) -> str:
+    """The runs of a variant that n leaves out, by why (a duplicate is a completed run recorded twice)."""
     counts = group["status"].value_counts()
-    return ", ".join(f"{n} {s}" for s, n in counts.items() if s != "completed") or "—"
+    said = {"duplicate": "recorded twice (counted once)"}
+    return ", ".join(f"{n} {said.get(s, s)}" for s, n in counts.items() if s != "completed") or "—"
 
 
 def ilsvrc_table(table: pd.DataFrame, design: Design) -> Table:
     """Per variant: top-1/top-5 error, final and best (lowest validation top-1), mean ± std over seeds."""
     use = splits(table)
     metric_cols = [(s, when, k) for s in use for when in ("final", "best") for k in (1, 5)]
-    columns = ["Variant", "n", "Not completed"] + [f"Top-{k} {when} ({s})" for s, when, k in metric_cols]
-    keys = ["variant", "n", "not_completed"] + [f"top{k}_{when}_{s}" for s, when, k in metric_cols]
+    columns = ["Variant", "n", "Not counted"] + [f"Top-{k} {when} ({s})" for s, when, k in metric_cols]
+    keys = ["variant", "n", "not_counted"] + [f"top{k}_{when}_{s}" for s, when, k in metric_cols]
     crops = "data.test_crops" in table
     if crops:
         columns.insert(2, "Test crops")
