@@ -28,8 +28,9 @@ from ablate.config import from_dict
 from ablate.data import build_data
 from ablate.engine import evaluate
 from ablate.models import build_model
+from ablate.provenance import machine, versions
 from ablate.report.collect import find_runs
-from ablate.runfolder import Status, now_iso, read_json, read_metric_rows, versions
+from ablate.runfolder import Status, now_iso, read_json, read_metric_rows
 
 SPLITS = ("train", "val", "test")
 
@@ -76,7 +77,8 @@ def evaluate_run(folder: Path, split: str = "train", data_root: str | None = Non
               "images": data.info.get(f"{split}_images"),
               "views": "eval: no augmentation, centre crop, dropout off, data.test_crops views",
               "test_crops": cfg.data.test_crops, "data_identity": data.info["identity"], "device": device,
-              "seconds": round(time.perf_counter() - start, 1), "time": now_iso(), "versions": versions()}
+              "seconds": round(time.perf_counter() - start, 1), "time": now_iso(), "versions": versions(),
+              "machine": machine(device)}
     (folder / "evals").mkdir(exist_ok=True)
     atomic_write(folder / "evals" / f"{split}.json", json.dumps(record, indent=2) + "\n")
     return record

@@ -26,7 +26,6 @@ import math
 import os
 import platform
 import socket
-import subprocess
 import sys
 import warnings
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from typing import Any
 import yaml
 
 from ablate.atomic import atomic_write
+from ablate.provenance import git_state, machine, versions
 
 METRIC_COLUMNS = ["epoch", "step", "lr", "train_loss", "train_err", "val_loss", "val_top1_err", "val_top5_err",
                   "test_loss", "test_top1_err", "test_top5_err", "epoch_s", "images_per_s"]
@@ -62,48 +62,6 @@ def remove_stale_temps(folder: Path) -> None:
     """Temp files of writers that died mid-write (the caller holds the folder's lock, so no writer is alive)."""
     for tmp in list(folder.glob(".*.tmp")) + list(folder.glob("checkpoints/.*.tmp")):
         tmp.unlink(missing_ok=True)
-
-
-def git_state() -> dict[str, Any]:
-    """The SHA and dirty flag of the checkout the ablate code runs from (None outside a git checkout)."""
-    where = Path(__file__).resolve().parent
-
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return out.stdout.strip() if out.returncode == 0 else None
-    sha = git("rev-parse", "HEAD")
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    return {"sha": sha, "dirty": bool(dirty) if sha else None}
-
-
-def versions() -> dict[str, str]:
-    import torch
-    import torchvision
-
-    import ablate
-    return {"python": platform.python_version(), "torch": str(torch.__version__),
-            "torchvision": str(torchvision.__version__), "ablate": ablate.__version__}
-
-
-def machine(device: str | None = None) -> str:
-    """The processor that computed the numbers: the CPU's model, and the GPU's on CUDA. The same code and seed
-    give the same bits on one processor model but not across models (other kernels, other rounding), so a cell
-    whose seeds ran on several machines is told apart from a rerun that disagrees."""
-    cpu = platform.processor() or platform.machine() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    device = str(device or "")
-    if device.startswith("cuda"):
-        import torch
-        if torch.cuda.is_available():
-            return f"{torch.cuda.get_device_name(torch.device(device))} (host {cpu})"
-    return f"Apple MPS (host {cpu})" if device.startswith("mps") else cpu
 
 
 def clean(value: Any) -> Any:
@@ -168,8 +126,8 @@ class RunFolder:
         self.summary = {"status": Status.RUNNING.value, "name": config.get("name"), "seed": config.get("seed"),
                         "start_time": now_iso(), "end_time": None, "wall_s": 0.0, "epochs_completed": 0,
                         "final": {}, "best": {}, "git": git_state(), "versions": versions(),
-                        "machine": machine(extra.get("device")), "platform": platform.platform(), "host": socket.gethostname(), "argv": sys.argv,
-                        "columns": self.columns, **extra}
+                        "machine": machine(extra.get("device")), "platform": platform.platform(),
+                        "host": socket.gethostname(), "argv": sys.argv, "columns": self.columns, **extra}
         if old and old.get("status") == Status.FAILED:  # an attempt that failed before its first checkpoint
             self.summary["earlier_attempt"] = {k: old.get(k) for k in ("start_time", "end_time", "error")}
         self.write_summary()

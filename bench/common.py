@@ -7,11 +7,12 @@ import os
 import platform
 import socket
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from ablate.provenance import cpu_model, git_state
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -61,25 +62,10 @@ def today() -> str:
     return datetime.date.today().isoformat()
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def git_sha() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                             timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("+dirty" if dirty else "") if out.returncode == 0 else "?"
-    except (OSError, subprocess.TimeoutExpired):
-        return "?"
+    """The short SHA of the code measured, "+dirty" when it had uncommitted changes."""
+    git = git_state()
+    return "?" if not git["sha"] else git["sha"][:7] + ("+dirty" if git["dirty"] else "")
 
 
 def machine_lines(threads: int) -> list[str]:

@@ -10,6 +10,7 @@ from ablate.data import build_data
 from ablate.engine import evaluate
 from ablate.evaluate import main as eval_main
 from ablate.models import build_model
+from ablate.provenance import machine
 
 
 def test_train_split_scored_in_eval_mode_is_the_final_weights_on_the_runs_own_training_images(make_config, tmp_path):
@@ -18,6 +19,7 @@ def test_train_split_scored_in_eval_mode_is_the_final_weights_on_the_runs_own_tr
     assert eval_main([str(tmp_path / "run")]) == 0
     record = json.loads((tmp_path / "run" / "evals" / "train.json").read_text())
     assert record["split"] == "train" and record["epoch"] == 1 and record["images"] == 160  # 200 less the 40 held out
+    assert record["machine"] == machine("cpu")
     # The same numbers from the weights in last.pt on the training split as validation sees a split.
     state = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=True)
     data = build_data(cfg.data, cfg.seed, torch.device("cpu"), 50, 100)
