@@ -2,8 +2,7 @@
 
     config.yaml        the resolved config: what this folder's numbers were computed with
     metrics.csv        one row per finished epoch: METRIC_COLUMNS, then any extra columns (activation statistics)
-    summary.json       status, provenance (git, versions, machine, argv, start time), final and best rows, repairs
-                       made;
+    summary.json       status, provenance (git, versions, machine, argv, start time), final and best rows, repairs;
                        summary.prev.json is the copy from before its last rewrite
     checkpoints/       last.pt, previous.pt (ablate.checkpoint); each also holds the epoch rows and the summary
     traceback.txt      when the run failed
