@@ -19,12 +19,13 @@ from pathlib import Path
 import pandas as pd
 
 from ablate import __version__
-from ablate.report import figures, page, study, tables
+from ablate.report import figures, page, study, tables, tuning
 from ablate.report.collect import per_run, run_table, warn
 from ablate.report.design import Design, commonest, varying_keys
 from ablate.report.inputs import InputError, load
 from ablate.report.page import Block
 from ablate.report.paper import FIG1_THRESHOLD, PAPER
+from ablate.report.render import Table
 from ablate.report.speed import fig1_arms, speed_table, speedup
 
 FORMATS = ("md", "html", "tex", "csv", "png", "pdf")
@@ -63,6 +64,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", action="append", default=[], metavar="KEY",
                         help="keep the runs that vary KEY (repeatable) with every other axis at its baseline: one "
                              "claim's report from a campaign folder that holds several one-axis sweeps")
+    parser.add_argument("--tune", metavar="KEY", default=None,
+                        help="compare every variant at its own best value of KEY (e.g. optim.weight_decay), picked "
+                             "on validation top-1 error; needs a validation split apart from test")
     parser.add_argument("--at-epoch", type=int, default=None, metavar="N",
                         help="compare runs at epoch N: metrics after N are dropped and every run that reached N "
                              "counts as complete at N (an equal-budget view of an unfinished sweep)")
@@ -106,7 +110,8 @@ def write_runs(runs: pd.DataFrame, one: pd.DataFrame, out: Path) -> list[Path]:
 
 
 def build(runs: pd.DataFrame, one: pd.DataFrame, design: Design, out: Path, fmt: tuple[str, ...],
-          command: str, by: str | None = None, baselines: dict[str, str] | None = None) -> list[Block]:
+          command: str, by: str | None = None, baselines: dict[str, str] | None = None,
+          tuned: Table | None = None) -> list[Block]:
     arms = fig1_arms(one, design)
     speed = speedup(arms)
     splits = tables.splits(one)
@@ -121,7 +126,12 @@ def build(runs: pd.DataFrame, one: pd.DataFrame, design: Design, out: Path, fmt:
         blocks += [Block("h2", "Figure 1: ReLU vs tanh, epochs to 25% training error"),
                    Block("figure", figures.figure1(runs, arms, speed, out, fmt)),
                    Block("table", speed_table(arms))]
-    blocks += [Block("h2", "Ablation verdicts"), Block("table", tables.delta_table(one, design, arms)),
+    if tuned is not None:
+        blocks += [Block("h2", "Tuning: each variant at its own best value"), Block("table", tuned)]
+    blocks.append(Block("h2", "Ablation verdicts"))
+    if tuned is not None:
+        blocks.append(Block("p", f"Every variant in the tables below is at its own picked value ({tuned.caption})."))
+    blocks += [Block("table", tables.delta_table(one, design, arms)),
                Block("h2", "Errors per variant"), Block("table", tables.ilsvrc_table(one, design))]
     if design.axes and not tables.completed(one).empty:
         blocks.append(Block("h2", "Per axis"))
@@ -130,6 +140,20 @@ def build(runs: pd.DataFrame, one: pd.DataFrame, design: Design, out: Path, fmt:
                        Block("figure", figures.axis_final(one, design, axis, splits[-1], out, fmt))]
     blocks += [Block("h2", "Runs"), Block("table", tables.status_table(one, design)), *page.problem_runs(one)]
     return blocks + page.provenance(one, command)
+
+
+def only(one: pd.DataFrame, runs: pd.DataFrame, keys: list[str], baselines: dict[str, str]
+         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """--only: the runs varying `keys` with every other axis at the campaign's shared cell, which every one-axis
+    sweep holds (their commonest value)."""
+    design = Design.of(one, baselines)
+    unknown = [k for k in keys if design.axis(k) is None]
+    if unknown:
+        raise InputError(f"--only {', '.join(unknown)}: not an axis of these runs; axes: "
+                         f"{', '.join(a.key for a in design.axes) or 'none'}")
+    shared = {a.key: commonest(one[a.key]) for a in design.axes if a.key not in keys and a.key not in baselines}
+    keep = set(Design.of(one, {**baselines, **shared}).at_baseline(one, free=tuple(keys))["run"])
+    return runs[runs["run"].isin(keep)], one[one["run"].isin(keep)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,41 +165,35 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         runs = load(args.paths)
-    except InputError as err:
+        if runs.empty:
+            raise InputError(f"no run folders (with summary.json, metrics.csv or config.yaml) or runs.csv under "
+                             f"{args.paths}")
+        if args.at_epoch is not None:
+            runs = cut_at_epoch(runs, args.at_epoch)
+            command += f"  (compared at epoch {args.at_epoch}: statuses are as of that epoch)"
+        one = per_run(runs, FIG1_THRESHOLD)
+        baselines = dict(args.baseline)
+        problem = check_baselines(one, baselines)
+        if problem:
+            raise InputError(problem)
+        if args.only:
+            runs, one = only(one, runs, args.only, baselines)
+            command += f"  (runs varying {', '.join(args.only)} with every other axis at its baseline)"
+        if args.by and args.by not in one:
+            raise InputError(f"--by {args.by}: no config key {args.by} in the runs")
+        design, tuned = Design.of(one, baselines), None
+        if args.tune:
+            tuned_one, tuned = tuning.tune(one, design, args.tune)
+    except (InputError, tuning.TuneError) as err:
         print(f"ablate-report: error: {err}", file=sys.stderr)
         return 2
-    if runs.empty:
-        print(f"ablate-report: error: no run folders (with summary.json, metrics.csv or config.yaml) or runs.csv "
-              f"under {args.paths}", file=sys.stderr)
-        return 2
-    if args.at_epoch is not None:
-        runs = cut_at_epoch(runs, args.at_epoch)
-        command += f"  (compared at epoch {args.at_epoch}: statuses are as of that epoch)"
-    one = per_run(runs, FIG1_THRESHOLD)
-    baselines = dict(args.baseline)
-    problem = check_baselines(one, baselines)
-    if problem:
-        print(f"ablate-report: error: {problem}", file=sys.stderr)
-        return 2
-    design = Design.of(one, baselines)
-    if args.only:
-        unknown = [k for k in args.only if design.axis(k) is None]
-        if unknown:
-            print(f"ablate-report: error: --only {', '.join(unknown)}: not an axis of these runs; axes: "
-                  f"{', '.join(a.key for a in design.axes) or 'none'}", file=sys.stderr)
-            return 2
-        # The other axes sit at the campaign's shared cell, which every one-axis sweep holds: their commonest value.
-        shared = {a.key: commonest(one[a.key]) for a in design.axes if a.key not in args.only and a.key not in baselines}
-        keep = set(Design.of(one, {**baselines, **shared}).at_baseline(one, free=tuple(args.only))["run"])
-        runs, one = runs[runs["run"].isin(keep)], one[one["run"].isin(keep)]
-        command += f"  (runs varying {', '.join(args.only)} with every other axis at its baseline)"
-        design = Design.of(one, baselines)
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.by and args.by not in one:
-        print(f"ablate-report: error: --by {args.by}: no config key {args.by} in the runs", file=sys.stderr)
-        return 2
-    written = write_runs(runs, one, args.out)
-    blocks = build(runs, one, design, args.out, args.format, command, args.by, baselines)
+    written = write_runs(runs, one, args.out)  # every run, at its own values: the record the tables come from
+    if tuned is not None:
+        runs, one = runs[runs["run"].isin(set(tuned_one["run"]))], tuned_one
+        command += f"  (each variant at its own best {args.tune}, picked on validation top-1)"
+        design = Design.of(one, baselines)
+    blocks = build(runs, one, design, args.out, args.format, command, args.by, baselines, tuned)
     for block in blocks:
         if block.kind == "table" and block.content.name.startswith("table_"):
             written += block.content.write(args.out, args.format)

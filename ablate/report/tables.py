@@ -147,6 +147,11 @@ GAP_NOTE = ("train-test gap: final test top-1 error minus the final weights' top
             "Δ = the value's gap minus the baseline's. Runs without that score are left out of the gap rows (n).")
 
 
+TRAIN_NOTE = ("train top-1 err: the final weights' top-1 error on the run's own training images, scored as "
+              "validation is (`ablate-eval --split train`): the training error a claim about learning speaks of, "
+              "without the augmentation and dropout noise of the logged train_err.")
+
+
 def _scored(runs: pd.DataFrame) -> bool:
     return GAP_TRAIN in runs and bool(completed(runs)[GAP_TRAIN].notna().any())
 
@@ -156,6 +161,16 @@ def _gap_row(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, clai
     """How much more the value overfits than the baseline: Δ of (test − train) top-1 error, Welch interval."""
     a_gap, b_gap = [(runs["final_test_top1_err"] - runs.get(GAP_TRAIN, _EMPTY)).dropna() * 100 for runs in (a, b)]
     return _delta_row(names, GAP_MEASURE, a_gap, b_gap, claim, family, used)
+
+
+TRAIN_MEASURE = "train top-1 err (pts)"  # the final weights on the training split, eval mode (ablate-eval)
+
+
+def _train_row(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, claim: Claim | None, family: str,
+               used: dict[str, Claim]) -> list:
+    """Δ of the final weights' training error (eval mode): what §5 says weight decay lowers."""
+    a_err, b_err = [runs.get(GAP_TRAIN, _EMPTY).dropna() * 100 for runs in (a, b)]
+    return _delta_row(names, TRAIN_MEASURE, a_err, b_err, claim, family, used)
 
 
 def _speed_row(title: str, arm: Arm, base: Arm, family: str, used: dict[str, Claim]) -> list:
@@ -209,8 +224,9 @@ def _claim_rows(table: pd.DataFrame, design: Design, family: str, shown: set, us
             names = (", ".join(c.keys), c.describe(c.value), c.describe(c.baseline))
             rows += _error_rows(names, completed(side), completed(base), by, family, used,
                                 tuple(k for k in (1, 5) if f"top{k}" in by))
-            if "gap" in by and _scored(side) and _scored(base):
-                rows.append(_gap_row(names, completed(side), completed(base), by["gap"], family, used))
+            for measure, row_of in (("gap", _gap_row), ("train", _train_row)):
+                if measure in by and _scored(side) and _scored(base):
+                    rows.append(row_of(names, completed(side), completed(base), by[measure], family, used))
     return rows, notes
 
 
@@ -229,9 +245,13 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
             rows += _error_rows((axis.title, value, axis.baseline), completed(side), completed(base), claims,
                                 family, used)
             if _scored(side) and _scored(base):
-                claim = find_claim(_config(side), _config(base), "gap", family)
-                rows.append(_gap_row((axis.title, value, axis.baseline), completed(side), completed(base), claim,
-                                     family, used))
+                names, a, b = (axis.title, value, axis.baseline), completed(side), completed(base)
+                rows.append(_gap_row(names, a, b, find_claim(_config(side), _config(base), "gap", family), family,
+                                     used))
+                train_claim = find_claim(_config(side), _config(base), "train", family)
+                if train_claim:  # a claim about training error itself (§5): its own row
+                    rows.append(_train_row(names, a, b, train_claim, family, used))
+                    shown.add(train_claim.pair)
             if axis.key == ACTIVATION and value in by_act and axis.baseline in by_act:
                 rows.append(_speed_row(axis.title, by_act[value], by_act[axis.baseline], family, used))
     claim_rows, missing = _claim_rows(table, design, family, shown, used)
@@ -242,6 +262,8 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
         notes.append("Rows naming several keys compare a claim's exact pair, every other axis at its baseline.")
     if any(row[4] == GAP_MEASURE for row in rows + claim_rows):
         notes.append(GAP_NOTE)
+    if any(row[4] == TRAIN_MEASURE for row in rows + claim_rows):
+        notes.append(TRAIN_NOTE)
     notes += missing + [f"{where}: \"{c.text}\"." for where, c in sorted(used.items())]
     columns = ["Axis", "Value", "Baseline", "n (value/baseline)", "Measure", "Δ [95% CI]", "Paper Δ",
                "Source", "Verdict"]

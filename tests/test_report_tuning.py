@@ -1,0 +1,67 @@
+"""`ablate-report --tune KEY`: each variant at its own best value of KEY, picked on validation error (§5's weight
+decay: coupled and decoupled at three strengths each, none at none), and §5's training-error claim."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from ablate.report.command import main as report_main
+from tests.test_report_handmade import config, linear, write_run
+
+# (style, λ) -> (val top-1 %, test top-1 %, train top-1 % in eval mode): decoupled is best at another λ than coupled,
+# and the test error alone would pick another λ for coupled (5e-4) than validation does (5e-3).
+CELLS = {("coupled", 5e-4): (26.0, 24.0, 10.0), ("coupled", 5e-3): (25.0, 25.0, 11.0),
+         ("coupled", 5e-2): (30.0, 30.0, 20.0), ("decoupled", 5e-4): (29.0, 29.0, 14.0),
+         ("decoupled", 5e-3): (27.0, 27.0, 12.0), ("decoupled", 5e-2): (28.0, 28.0, 13.0),
+         ("none", 0.0): (28.0, 28.0, 16.0)}
+
+
+def make_decay_sweep(root, val_split=True):
+    for (style, decay), (val, test, train) in CELLS.items():
+        for seed in range(3):
+            cfg = config(seed=seed)
+            cfg["optim"].update(weight_decay_style=style, weight_decay=decay)
+            folder = write_run(root / f"{style}_{decay:g}_s{seed}", cfg, linear(3, 6), test + 0.3 * seed, 10.0,
+                               val_offset=(val - test) / 100 if val_split else 0.0)
+            (folder / "evals").mkdir()
+            (folder / "evals" / "train.json").write_text(json.dumps(
+                {"split": "train", "epoch": 6, "loss": 1.0, "top1_err": (train + 0.2 * seed) / 100, "top5_err": 0.01}))
+    return root
+
+
+def _delta(out):
+    table = pd.read_csv(out / "table_delta.csv", dtype=str)
+    return {(r["value"], r["measure"]): r for _, r in table.iterrows()}
+
+
+def test_each_variant_is_compared_at_its_own_pick_on_validation(tmp_path, capsys):
+    runs, out = make_decay_sweep(tmp_path / "runs"), tmp_path / "rep"
+    assert report_main([str(runs), "--tune", "optim.weight_decay", "--out", str(out), "--format", "md,csv"]) == 0
+    tuning = pd.read_csv(out / "table_tuning.csv", dtype=str)
+    picked = {(r["group"], r["value"]) for _, r in tuning[tuning["picked"] == "picked"].iterrows()}
+    assert picked == {("weight_decay_style=coupled", "0.005"), ("weight_decay_style=decoupled", "0.005"),
+                      ("weight_decay_style=none", "0")}
+    assert len(tuning) == 7 and set(tuning["n"]) == {"3"}
+    rows = _delta(out)
+    # coupled at 5e-3 (test 25.0 + seed spread) against none (28.0) and decoupled at 5e-3 (27.0): +3 and +2 points
+    assert float(rows[("none", "top-1 err (pts)")]["delta"]) == pytest.approx(3.0)
+    assert float(rows[("decoupled", "top-1 err (pts)")]["delta"]) == pytest.approx(2.0)
+    train = rows[("none", "train top-1 err (pts)")]
+    assert float(train["delta"]) == pytest.approx(5.0) and train["verdict"] == "reproduced direction" and train["source"] == "§5, imagenet"
+    assert ("decoupled", "train top-1 err (pts)") not in rows  # no claim about it: no row
+    assert set(pd.read_csv(out / "runs.csv")["run"].str[:4]) == {"coup", "deco", "none"}  # every run recorded
+    assert len(pd.read_csv(out / "runs_summary.csv")) == 21
+    index = (out / "index.md").read_text()
+    assert "at its own picked value (optim.weight_decay: each variant at its own best value" in index
+    assert "picked on validation top-1" in index
+
+
+def test_tune_refuses_without_a_validation_split_and_names_the_fix(tmp_path, capsys):
+    runs = make_decay_sweep(tmp_path / "runs", val_split=False)
+    assert report_main([str(runs), "--tune", "optim.weight_decay", "--out", str(tmp_path / "rep")]) == 2
+    err = capsys.readouterr().err
+    assert "no validation split apart from test" in err and "data.val_size > 0" in err
+    assert not (tmp_path / "rep").exists()  # refused before any work
+    assert report_main([str(runs), "--tune", "optim.lr", "--out", str(tmp_path / "rep")]) == 2
+    assert "not an axis of these runs" in capsys.readouterr().err
