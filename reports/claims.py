@@ -74,8 +74,9 @@ CLAIMS: tuple[ClaimEntry, ...] = (
                 Row("table_delta", "optim.weight_decay_style", "none", label="test error, none vs coupled"),
                 Row("table_delta", "optim.weight_decay_style", "decoupled", label="decoupled vs coupled")),
                command=f"ablate-train -m +sweeps=weight_decay_convnet4 {DATA}; the same with "
-                       "optim.weight_decay_style=none optim.weight_decay=0; ablate-eval runs/weight_decay_convnet4 "
-                       "--split train; ablate-report runs/weight_decay_convnet4 --tune optim.weight_decay"),
+                       "optim.weight_decay_style=none optim.weight_decay=0; ablate-eval runs/claims_convnet4 "
+                       "--split train; ablate-report runs/claims_convnet4 --only optim.weight_decay_style --only "
+                       "optim.weight_decay --only model.layer_decay --tune optim.weight_decay"),
     ClaimEntry("Activation family (§3.1 + successors)", "ReLU fastest (Figure 1)", "activation_convnet4",
                ("activation_convnet4",), (Row("table_delta", "model.activation", "tanh", "epochs to 25% train err "
                                               "(ratio)", label="tanh vs relu"),)),

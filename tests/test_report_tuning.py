@@ -5,6 +5,7 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 
 from ablate.report.command import main as report_main
 from tests.test_report_handmade import config, linear, write_run
@@ -65,3 +66,27 @@ def test_tune_refuses_without_a_validation_split_and_names_the_fix(tmp_path, cap
     assert not (tmp_path / "rep").exists()  # refused before any work
     assert report_main([str(runs), "--tune", "optim.lr", "--out", str(tmp_path / "rep")]) == 2
     assert "not an axis of these runs" in capsys.readouterr().err
+
+
+def test_in_a_campaign_folder_only_and_tune_keep_the_decay_runs_and_the_shared_cell(tmp_path, capsys):
+    """The claims folder also holds the shared cell (the layer file's per-layer decay, λ = 0) and other claims'
+    arms; `--only model.layer_decay` names the axis of its entries (model.layer_decay.conv1, ...)."""
+    runs = make_decay_sweep(tmp_path / "runs")
+    for folder in runs.iterdir():  # the sweep switches the per-layer values off
+        cfg = yaml.safe_load((folder / "config.yaml").read_text())
+        cfg["model"]["layer_decay"] = None
+        (folder / "config.yaml").write_text(yaml.safe_dump(cfg))
+    for seed in range(3):
+        for norm in ("lrn", "none"):  # the shared cell, and another claim's arm
+            cfg = config(seed=seed, norm=norm)
+            cfg["model"]["layer_decay"] = {"conv1": 0.004, "fc10": 0.03}
+            cfg["optim"].update(weight_decay=0.0)
+            write_run(runs / f"shared_{norm}_s{seed}", cfg, linear(3, 6), 26.0 + seed, 10.0, val_offset=0.01)
+    out = tmp_path / "rep"
+    assert report_main([str(runs), "--only", "optim.weight_decay_style", "--only", "optim.weight_decay", "--only",
+                        "model.layer_decay", "--tune", "optim.weight_decay", "--out", str(out), "--format", "csv"]) == 0
+    tuning = pd.read_csv(out / "table_tuning.csv", dtype=str)
+    assert len(tuning) == 8 and tuning["group"].str.contains("norm").sum() == 0  # norm=none left out by --only
+    rows = _delta(out)
+    assert float(rows[("none", "top-1 err (pts)")]["delta"]) == pytest.approx(3.0)  # at layer_decay unset
+    assert ("0.004", "top-1 err (pts)") in rows  # the layer file's per-layer decay against the tuned global λ

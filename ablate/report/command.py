@@ -151,6 +151,7 @@ def only(one: pd.DataFrame, runs: pd.DataFrame, keys: list[str], baselines: dict
     if unknown:
         raise InputError(f"--only {', '.join(unknown)}: not an axis of these runs; axes: "
                          f"{', '.join(a.key for a in design.axes) or 'none'}")
+    keys = [design.axis(k).key for k in keys]
     shared = {a.key: commonest(one[a.key]) for a in design.axes if a.key not in keys and a.key not in baselines}
     keep = set(Design.of(one, {**baselines, **shared}).at_baseline(one, free=tuple(keys))["run"])
     return runs[runs["run"].isin(keep)], one[one["run"].isin(keep)]

@@ -101,7 +101,10 @@ class Design:
         return cls(axes, short)
 
     def axis(self, key: str) -> Axis | None:
-        return next((a for a in self.axes if a.key == key), None)
+        """The axis named `key`; a key naming a mapping (`model.layer_decay`) names the one axis of its entries."""
+        exact = next((a for a in self.axes if a.key == key), None)
+        inside = [a for a in self.axes if any(k.startswith(f"{key}.") for k in (a.key, *a.tied))]
+        return exact or (inside[0] if len(inside) == 1 else None)
 
     def label(self, row: pd.Series, skip: tuple[str, ...] = ()) -> str:
         parts = [f"{self.short[a.key]}={row[a.key]}" for a in self.axes if a.key not in skip]

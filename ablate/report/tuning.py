@@ -33,7 +33,8 @@ def _pct(values: pd.Series) -> MeanStd:
     return MeanStd(*mean_std(list(values.dropna() * 100)))
 
 
-def check(one: pd.DataFrame, design: Design, key: str) -> None:
+def check(one: pd.DataFrame, design: Design, key: str) -> str:
+    """The axis key `key` names; TuneError when it cannot be tuned."""
     axis = design.axis(key)
     if axis is None:
         axes = ", ".join(a.key for a in design.axes) or "none"
@@ -47,11 +48,12 @@ def check(one: pd.DataFrame, design: Design, key: str) -> None:
     if not has_val or same:
         raise TuneError(f"--tune {key}: the runs have no validation split apart from test (data.val_size=0); "
                         "picking on test error would flatter the comparison. Re-run with data.val_size > 0")
+    return axis.key
 
 
 def tune(one: pd.DataFrame, design: Design, key: str) -> tuple[pd.DataFrame, Table]:
     """`one` with each group's runs at its picked value of `key` (the key set to TUNED), and the tuning table."""
-    check(one, design, key)
+    key = check(one, design, key)
     others = [a.key for a in design.axes if a.key != key]
     keep, rows = [], []
     groups = one.groupby(others, sort=False) if others else [((), one)]
