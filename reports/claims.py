@@ -139,6 +139,11 @@ def speed_cell(table: pd.DataFrame) -> tuple[str, str] | None:
     lo, hi = (math.log(r["tanh_over_relu_lo"]), math.log(r["tanh_over_relu_hi"])) if finite else (math.nan, math.nan)
     judged = verdict(lo, hi, n, claim, math.log(claim.delta), censored) if finite else "inconclusive (no interval)"
     lr = str(r["lr"]).removeprefix("fastest ").strip("()")
+    held = fastest[fastest["lr"].astype(str).str.startswith("fastest, lrs held fixed")]
+    if not finite and len(held) and math.isfinite(held.iloc[0]["tanh_over_relu_lo"]):  # said, never judged on
+        h = held.iloc[0]
+        ci = f" (lrs held fixed: [{h['tanh_over_relu_lo']:.2f}, {h['tanh_over_relu_hi']:.2f}])"
+        n = (int(h["tanh_n"]), int(h["relu_n"]))  # the picked cells' seeds, which that interval draws on
     return f"{point}{ci}, n={n[0]}/{n[1]} (lr {lr})", judged
 
 

@@ -32,3 +32,19 @@ def test_every_claim_names_sweeps_that_exist_and_a_paper_number():
         assert entry.paper and entry.claim
         for sweep in entry.sweeps:
             assert (REPO / "sweeps" / f"{sweep}.yaml").exists(), sweep
+
+
+def test_a_speed_claim_without_its_selection_aware_interval_shows_the_fixed_lr_one_but_is_not_judged_on_it():
+    import math
+
+    import pandas as pd
+    claims, _ = _scripts()
+    nan = math.nan
+    table = pd.DataFrame({"row": ["measured"] * 3, "lr": ["0.001", "fastest (relu 0.001, tanh 0.005)",
+                                                           "fastest, lrs held fixed (relu 0.001, tanh 0.005)"],
+                          "tanh_over_relu": [nan, 4.23, 4.23], "tanh_over_relu_lo": [nan, nan, 3.9],
+                          "tanh_over_relu_hi": [nan, nan, 4.6], "tanh_over_relu_bound": ["", "", ""],
+                          "tanh_n": [1, 1, 3], "relu_n": [3, 1, 3]})
+    ours, judged = claims.speed_cell(table)
+    assert ours == "4.23× (lrs held fixed: [3.90, 4.60]), n=3/3 (lr relu 0.001, tanh 0.005)"
+    assert judged == "inconclusive (no interval)"

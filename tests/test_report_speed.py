@@ -49,12 +49,14 @@ def test_speed_table_shows_every_matched_lr_and_the_picked_pair(tmp_path):
     one, design, arms = _design(tmp_path, CELLS)
     table = speed_table(arms)
     assert table.columns == ["lr", "relu", "tanh", "tanh / relu [95% CI]"]
-    assert [r[0] for r in table.rows] == ["0.01", "0.02", "0.04", "fastest (relu 0.02, tanh 0.04)"]
+    assert [r[0] for r in table.rows] == ["0.01", "0.02", "0.04", "fastest (relu 0.02, tanh 0.04)",
+                                          "fastest, lrs held fixed (relu 0.02, tanh 0.04)"]
     for row, lr in zip(table.rows, (0.01, 0.02, 0.04), strict=False):  # tanh at lr x over relu at lr x
         ratio = np.mean(CELLS[("tanh", lr)]) / np.mean(CELLS[("relu", lr)])
         assert row[3].startswith(f"{ratio:.2f}× [")
-    fastest = table.rows[-1][3]
+    fastest, held = table.rows[-2][3], table.rows[-1][3]
     assert fastest.startswith(f"{7.9 / 3.9:.2f}× [") and fastest == compare(arms[1], arms[0]).text()
+    assert held == compare(arms[1], arms[0], choose=False).text() != fastest  # the pick ignored: another interval
     assert f"{DRAWS:,} draws (seed {SEED})" in " ".join(table.notes)
     speed_row = next(r for r in delta_table(one, design, arms).rows if r[4].startswith("epochs to"))
     assert speed_row[5] == fastest and speed_row[1:3] == ["tanh (lr 0.04)", "relu (lr 0.02)"]
