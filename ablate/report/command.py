@@ -127,11 +127,9 @@ def build(runs: pd.DataFrame, one: pd.DataFrame, design: Design, out: Path, fmt:
                    Block("figure", figures.figure1(runs, arms, speed, out, fmt)),
                    Block("table", speed_table(arms))]
     if tuned is not None:
-        blocks += [Block("h2", "Tuning: each variant at its own best value"), Block("table", tuned)]
-    blocks.append(Block("h2", "Ablation verdicts"))
-    if tuned is not None:
-        blocks.append(Block("p", f"Every variant in the tables below is at its own picked value ({tuned.caption})."))
-    blocks += [Block("table", tables.delta_table(one, design, arms)),
+        blocks += [Block("h2", "Tuning: each variant at its own best value"), Block("table", tuned),
+                   Block("p", f"Every variant below is at its own picked value ({tuned.caption}).")]
+    blocks += [Block("h2", "Ablation verdicts"), Block("table", tables.delta_table(one, design, arms)),
                Block("h2", "Errors per variant"), Block("table", tables.ilsvrc_table(one, design))]
     if design.axes and not tables.completed(one).empty:
         blocks.append(Block("h2", "Per axis"))

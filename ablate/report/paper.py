@@ -46,8 +46,8 @@ class Claim:
     The two sides name the exact pair the paper compared, every key it changed (§3.2 changes the number of towers
     and halves the kernels: towers and width), so a claim is judged only where the runs hold that pair with
     everything else equal. `measure` is top1 / top5 (error, Δ in percentage points), gap (test − train top-1
-    error, pts), train (the final weights' training top-1 error, pts) or speed (epochs to 25% training error, as the ratio value/baseline). `delta` is None for a claim the paper states only as a
-    direction (`sign`). `dataset` is where the paper measured it: an effect size does not carry to another data
+    error, pts), train (the final weights' training top-1 error, pts) or speed (epochs to 25% training error, as
+    the ratio value/baseline). `delta` is None for a claim the paper states only as a direction (`sign`). `dataset` is where the paper measured it: an effect size does not carry to another data
     set, so there only the direction is judged.
     """
     value: Mapping[str, str]

@@ -192,8 +192,8 @@ def speed_table(arms: list[Arm], fast: str = "relu", slow: str = "tanh") -> Tabl
             "Ratio of mean epochs, tanh over relu, at the same lr in each row. "
             + ("The 'fastest' row uses each activation's lr with the fewest mean epochs, as the paper tuned each "
                "net for speed; that choice is made on these same runs, so its interval redoes the choice in every "
-               "draw; the 'lrs held fixed' row takes the two picked cells as given (a plain interval of their ratio, which "
-               "ignores the pick and so is narrower). " if len(lrs) > 1 else "")
+               "draw; the 'lrs held fixed' row takes the two picked cells as given (a plain interval of their "
+               "ratio, which ignores the pick and so is narrower). " if len(lrs) > 1 else "")
             + f"Intervals: {DRAWS:,} draws (seed {SEED}) of every (activation, lr) cell's mean log epochs from "
               "mean + s/√n · t(n−1), the fastest lr per activation taken in each draw where one is chosen, the "
               "95% quantiles of the log-ratio reflected about the measured one (docs/report.md).")

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ablate.report.cells import MeanStd
 from ablate.report.design import Design, value_order
 from ablate.report.render import Table
-from ablate.report.stats import mean_std
+from ablate.report.tables import completed, pct, splits
 
 TUNED = "tuned"  # what a tuned key reads after the pick: each variant holds its own value
 PICK_ON = "final_val_top1_err"
@@ -27,10 +26,6 @@ PICK_ON = "final_val_top1_err"
 
 class TuneError(ValueError):
     """--tune cannot be honoured; the message names the fix."""
-
-
-def _pct(values: pd.Series) -> MeanStd:
-    return MeanStd(*mean_std(list(values.dropna() * 100)))
 
 
 def check(one: pd.DataFrame, design: Design, key: str) -> str:
@@ -42,10 +37,7 @@ def check(one: pd.DataFrame, design: Design, key: str) -> str:
     if axis.tied:
         raise TuneError(f"--tune {key}: it moves one-to-one with {', '.join(axis.tied)} in these runs, so there is "
                         "nothing to pick per variant")
-    done = one[one["status"] == "completed"]
-    has_val = PICK_ON in done and done[PICK_ON].notna().any()
-    same = has_val and (done[PICK_ON] - done["final_test_top1_err"]).abs().max() < 1e-12
-    if not has_val or same:
+    if "val" not in splits(completed(one)):
         raise TuneError(f"--tune {key}: the runs have no validation split apart from test (data.val_size=0); "
                         "picking on test error would flatter the comparison. Re-run with data.val_size > 0")
     return axis.key
@@ -58,14 +50,14 @@ def tune(one: pd.DataFrame, design: Design, key: str) -> tuple[pd.DataFrame, Tab
     keep, rows = [], []
     groups = one.groupby(others, sort=False) if others else [((), one)]
     for _, group in groups:
-        done = group[group["status"] == "completed"]
+        done = completed(group)
         means = done.groupby(key)[PICK_ON].mean().dropna()
         pick = means.idxmin() if len(means) else None
         keep += list(group.loc[group[key] == pick, "run"])
         label = design.label(group.iloc[0], skip=(key,))
         for value in value_order(group[key]):
             cell = done[done[key] == value]
-            rows.append([label, value, len(cell), _pct(cell[PICK_ON]), _pct(cell["final_test_top1_err"]),
+            rows.append([label, value, len(cell), pct(cell[PICK_ON]), pct(cell["final_test_top1_err"]),
                          "picked" if value == pick else ""])
     tuned = one[one["run"].isin(keep)].copy()
     tuned[key] = TUNED
@@ -78,9 +70,3 @@ def tune(one: pd.DataFrame, design: Design, key: str) -> tuple[pd.DataFrame, Tab
                   keys=["group", "value", "n", "val_top1", "test_top1", "picked"])
     return tuned, table
 
-
-def restrict(runs: pd.DataFrame, tuned: pd.DataFrame, key: str) -> pd.DataFrame:
-    """The per-epoch rows of the runs the pick kept, with the key reading TUNED as in the per-run table."""
-    kept = runs[runs["run"].isin(set(tuned["run"]))].copy()
-    kept[key] = TUNED
-    return kept
