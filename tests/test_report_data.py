@@ -96,3 +96,21 @@ def test_table_csvs_hold_numbers_and_the_page_their_text(tmp_path, capsys):
     for name in ("table_delta.csv", "table_ilsvrc.csv", "table_fig1_speed.csv", "table_status.csv"):
         text = (out / name).read_text()
         assert "±" not in text and "×" not in text and " [" not in text, name
+
+
+def test_a_folder_of_links_to_chosen_runs_is_read_and_an_input_without_runs_is_said(tmp_path, capsys):
+    """Picking runs for a report by linking them into a folder of their own: each linked run is read and named by
+    its link (not by where it really lives); a loop of links is entered once; an input that holds no run folder
+    gets a warning rather than silently adding nothing."""
+    write_run(tmp_path / "campaign" / "relu-0", config(0), RELU_ERR[0], 30, 5)
+    write_run(tmp_path / "campaign" / "relu-1", config(1), RELU_ERR[1], 31, 5)
+    picked = tmp_path / "picked"
+    picked.mkdir()
+    (picked / "relu-0").symlink_to(tmp_path / "campaign" / "relu-0", target_is_directory=True)
+    (picked / "loop").symlink_to(picked, target_is_directory=True)
+    runs = load_runs(picked)
+    assert set(runs["run"]) == {"relu-0"} and set(runs["out_dir"]) == {"relu-0"}
+    (tmp_path / "empty").mkdir()
+    capsys.readouterr()
+    assert set(load_runs([picked, tmp_path / "empty"])["run"]) == {"picked/relu-0"}
+    assert "empty: no run folder in it" in capsys.readouterr().err

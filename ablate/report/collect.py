@@ -15,7 +15,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +61,27 @@ def is_run(path: Path) -> bool:
 def runs_root(paths: list[Path]) -> Path:
     """The folder run names are relative to: the one folder given, or the deepest common to several (a run folder
     given itself is named by its folder name)."""
-    roots = [(p.parent if is_run(p) else p).resolve() for p in paths if p.exists()]
+    roots = [os.path.abspath(p.parent if is_run(p) else p) for p in paths if p.exists()]
     return Path(os.path.commonpath(roots)) if roots else Path.cwd()
 
 
 def relative_name(folder: Path, root: Path) -> str:
-    name = Path(os.path.relpath(folder.resolve(), root))
-    return (name if name != Path(".") else Path(folder.resolve().name)).as_posix()
+    # Lexical paths, not resolved ones: a run folder reached through a symlink is named where it was found.
+    name = Path(os.path.relpath(os.path.abspath(folder), root))
+    return (name if name != Path(".") else Path(os.path.abspath(folder)).name).as_posix()
+
+
+def _folders(root: Path) -> Iterator[Path]:
+    """Every folder under `root`, itself included, following symlinked folders (a folder of links to chosen
+    runs is a report's input like any other) and entering each real folder once."""
+    seen: set[str] = set()
+    for dirpath, dirnames, _ in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames.clear()
+            continue
+        seen.add(real)
+        yield Path(dirpath)
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[Path]:
@@ -79,12 +93,15 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
             continue
         if root.is_file():
             root = root.parent
-        hits = [p for name in RUN_FILES for p in root.rglob(name) if ".hydra" not in p.parts]
-        found.update(p.parent for p in hits)
-        # A Hydra job that died before the trainer started leaves only .hydra/: report it, don't hide it.
-        found.update(p.parent for p in root.rglob(".hydra") if p.is_dir())
-        if any((root / name).exists() for name in RUN_FILES):
-            found.add(root)
+        before = len(found)
+        for folder in _folders(root):
+            if ".hydra" in folder.relative_to(root).parts:
+                continue
+            # A Hydra job that died before the trainer started leaves only .hydra/: report it, don't hide it.
+            if any((folder / name).is_file() for name in RUN_FILES) or (folder / ".hydra").is_dir():
+                found.add(folder)
+        if len(found) == before:
+            warn(f"{root}: no run folder in it (none holds {', '.join(RUN_FILES)} or .hydra/)")
     return sorted(found)
 
 
