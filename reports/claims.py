@@ -144,7 +144,18 @@ def speed_cell(table: pd.DataFrame) -> tuple[str, str] | None:
         h = held.iloc[0]
         ci = f" (lrs held fixed: [{h['tanh_over_relu_lo']:.2f}, {h['tanh_over_relu_hi']:.2f}])"
         n = (int(h["tanh_n"]), int(h["relu_n"]))  # the picked cells' seeds, which that interval draws on
-    return f"{point}{ci}, n={n[0]}/{n[1]} (lr {lr})", judged
+    fewest = min(_fewest_seeds(rows, "tanh"), _fewest_seeds(rows, "relu")) if finite else min(n)
+    drawn = f"; {fewest} seeds at some other lr the pick is redone over" if fewest < min(n) else ""
+    return f"{point}{ci}, n={n[0]}/{n[1]} (lr {lr}{drawn})", judged
+
+
+def _fewest_seeds(rows: pd.DataFrame, activation: str) -> int:
+    """The fewest seeds of any lr cell the selection-aware interval redraws for `activation`: the cells where
+    every run reached the threshold (all cells run, when none did), as speed.Arm.candidates picks them."""
+    cells = rows[~rows["lr"].astype(str).str.startswith("fastest") & rows[f"{activation}_n"].gt(0)]
+    reached = cells[cells[f"{activation}_reached"] == cells[f"{activation}_n"]]
+    counts = (reached if len(reached) else cells)[f"{activation}_n"]
+    return int(counts.min()) if len(counts) else 0
 
 
 def budget(folder: Path) -> str:

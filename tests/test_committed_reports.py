@@ -48,3 +48,21 @@ def test_a_speed_claim_without_its_selection_aware_interval_shows_the_fixed_lr_o
     ours, judged = claims.speed_cell(table)
     assert ours == "4.23× (lrs held fixed: [3.90, 4.60]), n=3/3 (lr relu 0.001, tanh 0.005)"
     assert judged == "inconclusive (no interval)"
+
+
+def test_a_speed_claim_says_when_its_interval_redraws_a_cell_with_fewer_seeds_than_the_picks():
+    import pandas as pd
+    claims, _ = _scripts()
+    lrs = ["0.001", "0.002", "0.005", "fastest (relu 0.002, tanh 0.005)",
+           "fastest, lrs held fixed (relu 0.002, tanh 0.005)"]
+    table = pd.DataFrame({"row": ["measured"] * 5, "lr": lrs, "tanh_over_relu": [9.0, 5.0, 2.0, 4.3, 4.3],
+                          "tanh_over_relu_lo": [8.0, 4.0, 1.0, 3.0, 3.4], "tanh_over_relu_hi": [10.0, 6.0, 3.0, 5.8, 5.5],
+                          "tanh_over_relu_bound": [""] * 5,
+                          "tanh_n": [1, 3, 3, 3, 3], "tanh_reached": [0, 2, 3, 3, 3],  # censored cells: not redrawn
+                          "relu_n": [2, 3, 3, 3, 3], "relu_reached": [2, 3, 3, 3, 3]})
+    ours, judged = claims.speed_cell(table)
+    assert ours == ("4.30× [3.00, 5.80], n=3/3 (lr relu 0.002, tanh 0.005; 2 seeds at some other lr the pick is "
+                    "redone over)")
+    assert judged == "direction only"
+    table.loc[0, "relu_n"] = table.loc[0, "relu_reached"] = 3
+    assert claims.speed_cell(table)[0] == "4.30× [3.00, 5.80], n=3/3 (lr relu 0.002, tanh 0.005)"
