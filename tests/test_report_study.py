@@ -62,3 +62,23 @@ def test_an_extra_arm_gets_its_own_grid_rows_and_stays_out_of_the_baseline_figur
     assert arms.loc["2", "runs"] == "relu: baseline arm's runs"  # the arm ran tanh only
     assert arms.loc["2", "tanh_over_relu"] != "" and arms.loc["2", "tanh_n"] == 2
     assert (out / "activation_stats_arms.png").exists()  # the statistics of each arm's own runs
+
+
+def test_an_arm_whose_runs_all_diverged_says_so_instead_of_borrowing_the_baseline(make_config, tmp_path):
+    """An arm that ran relu with no completed run (here: diverged) shows '1 diverged' in its relu entry and no
+    ratio; the baseline arm's relu numbers stand in only for an activation an arm never ran."""
+    runs = [("relu", "0.01", []), ("tanh", "0.01", []),
+            ("relu", "1e6", ["+optim.layer_lr_mult.conv1=4"]), ("tanh", "0.01", ["+optim.layer_lr_mult.conv1=4"])]
+    for act, lr, arm in runs:
+        overrides = [f"model.activation={act}", f"optim.lr={lr}", "trainer.epochs=1", "model.init=paper", *arm]
+        ablate.train(make_config(overrides, f"study/{act}-{lr}-{len(arm)}"))
+    out = tmp_path / "report"
+    assert report_main([str(tmp_path / "study"), "--by", "data.normalize", "--out", str(out), "--format",
+                        "md,csv"]) == 0
+    arms = pd.read_csv(out / "table_fig1_speed_arms.csv", keep_default_na=False)
+    arms = arms[arms["row"] == "measured"].set_index("optim_layer_lr_mult_conv1")
+    assert arms.loc["4", "relu"] == "" and arms.loc["4", "relu_n"] == 0 and arms.loc["4", "relu_diverged"] == "1"
+    assert arms.loc["4", "tanh_n"] == 1 and arms.loc["4", "tanh_over_relu"] == ""
+    assert arms.loc["4", "runs"] == "relu: no completed run"
+    assert arms.loc["unset", "relu_n"] == 1 and arms.loc["unset", "runs"] == "this arm's runs"
+    assert "| 1 diverged |" in (out / "table_fig1_speed_arms.md").read_text()

@@ -131,8 +131,9 @@ def _in_arm(part: pd.DataFrame, arms: list[str], arm: tuple[str, ...]) -> pd.Dat
 def arm_speed_table(one: pd.DataFrame, key: str, baselines: dict[str, str]) -> tuple[Table, dict[str, list[Arm]]]:
     """Per factor value × arm: each activation at its fastest lr within the arm, and tanh/relu with the interval
     that redoes both picks. An activation an arm did not run (the LeCun-tanh arm has no relu: ReLU has no a, b)
-    is the baseline arm's (every arm key unset), and the row says so; with no baseline arm it stays empty.
-    Also returns each row's own arms (label → arms), for the activation statistics per arm."""
+    is the baseline arm's (every arm key unset), and the row says so; with no baseline arm it stays empty. One the
+    arm ran without a completed run (all diverged, or still running) shows its runs' statuses, never another
+    arm's numbers. Also returns each row's own arms (label → arms), for the activation statistics per arm."""
     arms, rows, by_arm = arm_keys(one, key), [], {}
     for value in value_order(one[key]):
         part = one[one[key] == value]
@@ -142,24 +143,37 @@ def arm_speed_table(one: pd.DataFrame, key: str, baselines: dict[str, str]) -> t
             own = {a.activation: a for a in fig1_arms(in_arm, Design.of(in_arm, baselines))}
             if combo == (UNSET,) * len(arms):
                 baseline = own
-            picked = {act: own.get(act) or baseline.get(act) for act in ("relu", "tanh")}
-            borrowed = [act for act in picked if act not in own and picked[act] is not None]
-            relu, tanh = picked["relu"], picked["tanh"]
+            picked = {act: _activation_entry(act, own, baseline, in_arm) for act in ("relu", "tanh")}
+            relu, tanh = picked["relu"][0], picked["tanh"][0]
             if own:
                 by_arm[", ".join([value, *[f"{k.split('.', 1)[-1]}={v}" for k, v in zip(arms, combo, strict=True)]])] \
                     = list(own.values())
-            rows.append([value, *combo, *_arm_cells(relu), *_arm_cells(tanh),
+            rows.append([value, *combo, *picked["relu"][1], *picked["tanh"][1],
                          compare(tanh, relu).cell() if relu and tanh else None,
-                         ", ".join(f"{act}: baseline arm's runs" for act in borrowed) or "this arm's runs"])
+                         ", ".join(note for _, _, note in picked.values() if note) or "this arm's runs"])
     columns = [key, *arms, "relu lr", "relu", "tanh lr", "tanh", "tanh / relu [95% CI]", "runs"]
     return Table("table_fig1_speed_arms", f"Epochs to {FIG1_THRESHOLD:.0%} training error and tanh/relu in every "
                  f"arm ({', '.join([key, *arms])}), each activation at its fastest lr within the arm", columns, rows,
                  notes=["As the per-input speed tables: the fastest lr is picked per activation within the arm, on "
                         "these same runs, so the interval redoes the pick in every draw. 'runs' says where an "
-                        f"activation the arm did not run was taken from. '{UNSET}': the key is not in the run's "
-                        "config (its default)."],
+                        "activation the arm did not run was taken from, or that one it ran has no completed run "
+                        "(its entry then counts its runs by status, e.g. '1 diverged', at the lrs it ran). "
+                        f"'{UNSET}': the key is not in the run's config (its default)."],
                  keys=[slug(key), *[slug(k) for k in arms], "relu_lr", "relu", "tanh_lr", "tanh", "tanh_over_relu",
                        "runs"]), by_arm
+
+
+def _activation_entry(act: str, own: dict[str, Arm], baseline: dict[str, Arm],
+                      in_arm: pd.DataFrame) -> tuple[Arm | None, list[Any], str]:
+    """One activation's (arm, [lr, epochs] entries, note for 'runs') in one arm's row."""
+    if act in own:
+        return own[act], _arm_cells(own[act]), ""
+    ran = in_arm[in_arm[ACTIVATION] == act] if ACTIVATION in in_arm else in_arm.iloc[:0]
+    if len(ran):
+        lrs = ", ".join(value_order(ran[LR])) if LR in ran else None
+        return None, [lrs, _cell(ran)], f"{act}: no completed run"
+    arm = baseline.get(act)
+    return arm, _arm_cells(arm), f"{act}: baseline arm's runs" if arm else ""
 
 
 def _arm_cells(arm: Arm | None) -> list[Any]:
