@@ -146,8 +146,8 @@ def arm_speed_table(one: pd.DataFrame, key: str, baselines: dict[str, str]) -> t
             picked = {act: _activation_entry(act, own, baseline, in_arm) for act in ("relu", "tanh")}
             relu, tanh = picked["relu"][0], picked["tanh"][0]
             if own:
-                by_arm[", ".join([value, *[f"{k.split('.', 1)[-1]}={v}" for k, v in zip(arms, combo, strict=True)]])] \
-                    = list(own.values())
+                by_arm[", ".join([value, *[f"{k.split('.', 1)[-1]}={v}" for k, v in zip(arms, combo, strict=True)
+                                           if v != UNSET]])] = list(own.values())
             rows.append([value, *combo, *picked["relu"][1], *picked["tanh"][1],
                          compare(tanh, relu).cell() if relu and tanh else None,
                          ", ".join(note for _, _, note in picked.values() if note) or "this arm's runs"])
@@ -223,9 +223,10 @@ def activation_figure(runs: pd.DataFrame, arms_by: dict[str, list[Arm]], key: st
                 if i == len(stats) - 1:
                     ax.set_xlabel("epochs")
         handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=6,
-                   bbox_to_anchor=(0.5, -0.02 - 0.03 * ((len(labels) - 1) // 4)))
-        fig.tight_layout(rect=(0, 0.06, 1, 1))
+        # As many columns as fit the axes' width: a legend wider than the axes would widen the saved figure.
+        ncol = max(1, min(len(labels), int(26 * len(layers) / max(map(len, labels), default=1))))
+        fig.tight_layout(rect=(0, 0.04, 1, 1))
+        fig.legend(handles, labels, loc="upper center", ncol=ncol, fontsize=6, bbox_to_anchor=(0.5, 0.04))
     caption = (f"Activation statistics per hidden layer on a fixed probe batch, each arm at its fastest lr (mean over "
                f"seeds); colour: {key}, line: activation (relu solid, tanh dashed). Saturated: |tanh| > 0.95·a; "
                "dead: relu units that output 0 for every probe image.")
