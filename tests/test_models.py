@@ -1,4 +1,5 @@
 import dataclasses
+import logging
 import math
 from functools import cache
 
@@ -14,7 +15,7 @@ from ablate.models import MODELS, build_model, count_params
 from ablate.models import regularizers as R
 from ablate.models.activations import ScaledTanh, init_gain
 from ablate.models.lrn import TowerLRN
-from ablate.models.norms import norm_groups
+from ablate.models.norms import NORMS, norm_groups
 from ablate.models.parts import Parts
 from ablate.optim import build_optimizer
 from ablate.registry import ConfigError
@@ -226,6 +227,14 @@ def test_lrn_stays_within_each_tower():
 def test_groupnorm_groups_are_clipped_to_divisors():
     assert norm_groups(96, 32) == 32 and norm_groups(16, 32) == 16 and norm_groups(48, 32, towers=2) == 24
     assert norm_groups(6, 4) == 3
+
+
+def test_groupnorm_that_is_instancenorm_says_so(caplog):
+    with caplog.at_level(logging.WARNING, logger="ablate.models.norms"):
+        NORMS.build("groupnorm", 64, 1, options={"groupnorm_groups": 32})
+        assert not caplog.records
+        gn = NORMS.build("groupnorm", 32, 1, options={"groupnorm_groups": 32})
+    assert gn.num_groups == 32 and "one channel per group: it is InstanceNorm" in caplog.text
 
 
 @pytest.mark.parametrize("override,needle", [(["model.towers=2"], "model.towers=1"),

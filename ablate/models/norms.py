@@ -7,6 +7,8 @@ weight-decayed unless `optim.decay_bias_and_norm` (ablate/optim.py decays the we
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from torch import nn
 
@@ -14,6 +16,7 @@ from ablate.models.lrn import TowerLRN
 from ablate.registry import NON_NEGATIVE, POSITIVE, Option, Registry
 
 NORMS = Registry("model.norm")
+log = logging.getLogger(__name__)
 
 LRN_SIZE = Option("lrn_size", "LRN window n, adjacent channels", POSITIVE)
 LRN_ALPHA = Option("lrn_alpha", "LRN scale α, read per model.lrn_convention", NON_NEGATIVE)
@@ -48,7 +51,14 @@ def _no_norm(channels: int, towers: int) -> nn.Module:
 @NORMS.register("groupnorm", options=(GROUPNORM_GROUPS,), summary="GroupNorm, after the activation like LRN",
                 source="Wu & He 2018")
 def _groupnorm(channels: int, towers: int, *, groupnorm_groups: int) -> nn.Module:
-    return nn.GroupNorm(norm_groups(channels, groupnorm_groups, towers), channels)
+    groups = norm_groups(channels, groupnorm_groups, towers)
+    if groups == channels > 1:
+        # Wu & He's G = 32 assumes wide layers; on the CIFAR nets' 32-channel layers it silently becomes InstanceNorm,
+        # a different method (worse for classification in their Table 3), so a comparison should say so.
+        log.warning("GroupNorm on %d channels with model.groupnorm_groups=%d has one channel per group: it is "
+                    "InstanceNorm there; set model.groupnorm_groups below %d for groups of several channels",
+                    channels, groupnorm_groups, channels)
+    return nn.GroupNorm(groups, channels)
 
 
 @NORMS.register("batchnorm", summary="BatchNorm, after the activation like LRN", source="Ioffe & Szegedy 2015")
