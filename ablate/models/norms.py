@@ -54,7 +54,7 @@ def _groupnorm(channels: int, towers: int, *, groupnorm_groups: int) -> nn.Modul
     groups = norm_groups(channels, groupnorm_groups, towers)
     if groups == channels > 1:
         # Wu & He's G = 32 assumes wide layers; on the CIFAR nets' 32-channel layers it silently becomes InstanceNorm,
-        # a different method (worse for classification in their Table 3), so a comparison should say so.
+        # a different method than the one a GroupNorm arm claims to test, so a comparison should say so.
         log.warning("GroupNorm on %d channels with model.groupnorm_groups=%d has one channel per group: it is "
                     "InstanceNorm there; set model.groupnorm_groups below %d for groups of several channels",
                     channels, groupnorm_groups, channels)
