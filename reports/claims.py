@@ -78,8 +78,12 @@ CLAIMS: tuple[ClaimEntry, ...] = (
                        "--split train; ablate-report runs/claims_convnet4 --only optim.weight_decay_style --only "
                        "optim.weight_decay --only model.layer_decay --tune optim.weight_decay"),
     ClaimEntry("Activation family (§3.1 + successors)", "ReLU fastest (Figure 1)", "activation_convnet4",
-               ("activation_convnet4",), (Row("table_delta", "model.activation", "tanh", "epochs to 25% train err "
-                                              "(ratio)", label="tanh vs relu"),)),
+               ("activation_convnet4",), (Row("table_delta", "model.activation", "tanh", "epochs to 40% train err "
+                                              "(ratio)", label="tanh vs relu, epochs to 40%"),
+                                          Row("table_delta", "model.activation", "tanh",
+                                              label="tanh vs relu, test error")),
+               note="epochs to 40% training error (declared in the sweep file before the arms were read): the "
+                    "claims protocol's ReLU never reaches Figure 1's 25% in 20 epochs"),
     ClaimEntry("Two towers (§3.2), alexnet_cifar at a quarter of its kernels", "−1.7 top-1 error (ImageNet)",
                "towers_cpu", ("towers_cpu",), (Row("table_delta", "model.towers, model.width, model.scale_conv5",
                                                 "towers=1, width=0.125, scale_conv5=false", label="2 towers vs 1 at half width"),)),

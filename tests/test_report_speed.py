@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
+import pytest
 
 from ablate.report.collect import collect, per_run
 from ablate.report.design import Design
@@ -96,3 +98,41 @@ def test_one_cell_per_side_is_a_plain_interval_for_a_difference_of_means():
     w_delta, w_lo, w_hi = welch_ci(a, b)  # with 40 seeds, t(39) draws are close to Welch's interval
     assert delta == w_delta and abs(lo - w_lo) < 0.05 * (w_hi - w_lo) and abs(hi - w_hi) < 0.05 * (w_hi - w_lo)
     assert math.isnan(selection_ci([a, [1.0]], [b], 0, 0)[1])  # a cell with n < 2 could have been picked
+
+
+def _floored(cross: float, floor: float = 0.3) -> list[float]:
+    """Training error falling 10 points per epoch through 40% at epoch `cross`, never below `floor` (12 epochs)."""
+    return [min(0.9, max(floor, 0.4 + 0.1 * (cross - e))) for e in range(1, 13)]
+
+
+def test_speed_threshold_counts_to_another_error_and_judges_direction_only(tmp_path, capsys):
+    """A budget that ends above 25% (every run floors at 30%): at 25% both arms are lower bounds and nothing can be
+    said; at --speed-threshold 40% relu crosses at 2.0/2.2/2.4 and tanh at 6.0/6.5/7.0 (3.0×), judged against
+    Figure 1's 6× on its direction only, since that 6× was counted to 25%."""
+    from ablate.report.command import main as report_main
+    for s, (relu, tanh) in enumerate(zip((2.0, 2.2, 2.4), (6.0, 6.5, 7.0), strict=True)):
+        write_run(tmp_path / "runs" / f"relu-{s}", config(s), _floored(relu), 30, 5)
+        write_run(tmp_path / "runs" / f"tanh-{s}", config(s, "tanh"), _floored(tanh), 40, 8)
+
+    def speed_row(out, *flags):
+        assert report_main([str(tmp_path / "runs"), "--out", str(out), "--format", "csv,md", *flags]) == 0
+        delta = pd.read_csv(out / "table_delta.csv")
+        return delta[(delta["row"] == "measured") & delta["measure"].str.startswith("epochs to")].iloc[0]
+
+    at25 = speed_row(tmp_path / "r25")
+    assert at25["measure"] == "epochs to 25% train err (ratio)" and at25["verdict"] == "inconclusive"
+    at40 = speed_row(tmp_path / "r40", "--speed-threshold", "40%")
+    assert at40["measure"] == "epochs to 40% train err (ratio)"
+    assert at40["delta"] == pytest.approx(6.5 / 2.2) and at40["verdict"] == "reproduced direction"
+    assert at40["paper_delta"] == 6 and "at 25% training error" in at40["paper_delta_direction_only_from"]
+    summary = pd.read_csv(tmp_path / "r40" / "runs_summary.csv")
+    assert set(summary["speed_threshold"]) == {0.4} and summary["epochs_to_threshold"].notna().all()
+    page = (tmp_path / "r40" / "index.md").read_text()
+    assert "Figure 1: ReLU vs tanh, epochs to 40% training error" in page and "6× (CIFAR-10 at 25%" in page
+    assert "Epochs to 40% training error per activation" in page
+    capsys.readouterr()
+    for bad in ("40", "0", "abc"):  # 40 meant as a percentage: one clear error naming the fix, nothing written
+        with pytest.raises(SystemExit) as stop:
+            report_main([str(tmp_path / "runs"), "--out", str(tmp_path / f"bad{bad}"), "--speed-threshold", bad])
+        assert stop.value.code == 2 and not (tmp_path / f"bad{bad}").exists()
+        assert f"--speed-threshold: '{bad}': give a training error between 0 and 1" in capsys.readouterr().err

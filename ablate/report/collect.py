@@ -24,6 +24,7 @@ import pandas as pd
 import yaml
 
 from ablate.identity import is_bookkeeping
+from ablate.report.paper import FIG1_THRESHOLD
 from ablate.report.stats import epochs_to
 from ablate.runfolder import TIMING_COLUMNS, Status
 
@@ -268,8 +269,9 @@ def _one_run(group: pd.DataFrame, threshold: float) -> dict[str, Any]:
     return row
 
 
-def per_run(runs: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """One row per run: config values as normalized strings, provenance, final/best metrics, epochs to threshold.
+def per_run(runs: pd.DataFrame, threshold: float = FIG1_THRESHOLD) -> pd.DataFrame:
+    """One row per run: config values as normalized strings, provenance, final/best metrics, epochs to
+    `threshold` (a fraction of training error; Figure 1's is 0.25).
 
     Runs that must not be averaged in get a status saying why: `excluded` (their record contradicts itself)
     and `duplicate` (the same config and seed as another run: one computation counted once, see mark_duplicates).
@@ -284,7 +286,14 @@ def per_run(runs: pd.DataFrame, threshold: float) -> pd.DataFrame:
         if EXCLUDED in row["problems"]:
             row["status"] = "excluded"
         rows.append(row)
-    return mark_duplicates(pd.DataFrame(rows))
+    table = mark_duplicates(pd.DataFrame(rows))
+    table["speed_threshold"] = threshold  # what epochs_to_threshold counts to, said beside it in runs_summary.csv
+    return table
+
+
+def threshold_of(one: pd.DataFrame) -> float:
+    """The training error per_run counted epochs to (Figure 1's for a table made without one)."""
+    return float(one["speed_threshold"].iloc[0]) if "speed_threshold" in one and len(one) else FIG1_THRESHOLD
 
 
 def eval_columns(runs: pd.DataFrame) -> list[str]:
@@ -293,7 +302,7 @@ def eval_columns(runs: pd.DataFrame) -> list[str]:
 
 def run_table(runs: pd.DataFrame, one: pd.DataFrame) -> pd.DataFrame:
     """One row per run for pandas users (runs_summary.csv): status and provenance, final and best metrics,
-    epochs to the Figure-1 threshold (`one`, per_run's table), then the config keys as the runs recorded them."""
+    epochs to the speed threshold (`one`, per_run's table), then the config keys as the runs recorded them."""
     keys = config_keys(runs)
     config = runs.groupby("run", sort=True)[keys].first() if keys else pd.DataFrame(index=one["run"])
     return one.drop(columns=[k for k in keys if k in one]).set_index("run").join(config).reset_index()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -46,6 +47,18 @@ def _baseline(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def _threshold(text: str) -> float:
+    """A training error as a fraction in (0, 1), also written as a percentage ("40%")."""
+    try:
+        value = float(text.removesuffix("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a training error between 0 and 1 (or 0% and 100%), e.g. "
+                                         "0.40 or 40%; Figure 1's is 0.25")
+    return value
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="ablate-report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -70,6 +83,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--at-epoch", type=int, default=None, metavar="N",
                         help="compare runs at epoch N: metrics after N are dropped and every run that reached N "
                              "counts as complete at N (an equal-budget view of an unfinished sweep)")
+    parser.add_argument("--speed-threshold", type=_threshold, default=FIG1_THRESHOLD, metavar="ERR",
+                        help="count epochs to this training error (fraction or %%) instead of Figure 1's 25%%, "
+                             "where a budget ends above 25%%; speed rows are then judged on direction only")
     return parser.parse_args(argv)
 
 
@@ -123,7 +139,7 @@ def build(runs: pd.DataFrame, one: pd.DataFrame, design: Design, out: Path, fmt:
     if by:
         blocks += study.by_blocks(runs, one, by, baselines or {}, out, fmt)
     elif len(arms) >= 2:  # Figure 1 compares activations; with one there is nothing to compare
-        blocks += [Block("h2", "Figure 1: ReLU vs tanh, epochs to 25% training error"),
+        blocks += [Block("h2", f"Figure 1: ReLU vs tanh, epochs to {arms[0].threshold:.0%} training error"),
                    Block("figure", figures.figure1(runs, arms, speed, out, fmt)),
                    Block("table", speed_table(arms))]
     if tuned is not None:
@@ -170,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.at_epoch is not None:
             runs = cut_at_epoch(runs, args.at_epoch)
             command += f"  (compared at epoch {args.at_epoch}: statuses are as of that epoch)"
-        one = per_run(runs, FIG1_THRESHOLD)
+        one = per_run(runs, args.speed_threshold)
         baselines = dict(args.baseline)
         problem = check_baselines(one, baselines)
         if problem:

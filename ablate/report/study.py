@@ -1,5 +1,5 @@
 """A protocol study of Figure 1 (`ablate-report --by KEY`): Figure 1's analysis once per value of a factor (the
-input scale, the net), every (factor, activation, lr) cell's epochs to 25% in one grid, and what each arm's
+input scale, the net), every (factor, activation, lr) cell's epochs to 25% (or --speed-threshold) in one grid, and what each arm's
 hidden layers did (activation statistics, `trainer.activation_stats`).
 
 Each slice is analysed exactly as a whole report is: each activation at its fastest lr among the completed runs
@@ -20,10 +20,9 @@ from matplotlib import ticker
 
 from ablate.report import figures
 from ablate.report.cells import Cell, Epochs
-from ablate.report.collect import UNSET
+from ablate.report.collect import UNSET, threshold_of
 from ablate.report.design import Design, value_order, varying_keys
 from ablate.report.page import Block
-from ablate.report.paper import FIG1_THRESHOLD
 from ablate.report.render import Table
 from ablate.report.speed import ACTIVATION, LR, Arm, compare, fig1_arms, speed_table, speedup
 from ablate.report.stats import mean_std
@@ -51,7 +50,7 @@ def by_blocks(runs: pd.DataFrame, one: pd.DataFrame, key: str, baselines: dict[s
         table = speed_table(arms)
         table.name, table.caption = f"table_fig1_speed_{tag}", f"{table.caption}, {key}={value}"
         blocks += [Block("h2", f"Figure 1 at {key}={value}"), Block("figure", fig), Block("table", table)]
-    blocks += [Block("h2", f"Epochs to {FIG1_THRESHOLD:.0%} training error in every cell"),
+    blocks += [Block("h2", f"Epochs to {threshold_of(one):.0%} training error in every cell"),
                Block("table", epochs_grid(one, key))]
     stats = [c.removesuffix("_pre_std") for c in runs.columns if c.endswith("_pre_std")]
     if stats and arms_by:
@@ -108,7 +107,7 @@ def epochs_grid(one: pd.DataFrame, key: str) -> Table:
                 cell = in_arm[in_arm[ACTIVATION] == act]
                 rows.append([value, *arm, act,
                              *[_cell(cell[cell[LR] == lr]) if LR in cell else _cell(cell) for lr in lrs]])
-    return Table("table_epochs_grid", f"Epochs to {FIG1_THRESHOLD:.0%} training error per cell "
+    return Table("table_epochs_grid", f"Epochs to {threshold_of(one):.0%} training error per cell "
                  f"({', '.join([key, *arms])}, activation, lr)",
                  [key, *arms, "activation", *[f"lr {lr}" for lr in lrs]], rows,
                  notes=["Mean ± sample std over completed seeds, interpolated between epochs; '> N' when some runs "
@@ -152,7 +151,7 @@ def arm_speed_table(one: pd.DataFrame, key: str, baselines: dict[str, str]) -> t
                          compare(tanh, relu).cell() if relu and tanh else None,
                          ", ".join(note for _, _, note in picked.values() if note) or "this arm's runs"])
     columns = [key, *arms, "relu lr", "relu", "tanh lr", "tanh", "tanh / relu [95% CI]", "runs"]
-    return Table("table_fig1_speed_arms", f"Epochs to {FIG1_THRESHOLD:.0%} training error and tanh/relu in every "
+    return Table("table_fig1_speed_arms", f"Epochs to {threshold_of(one):.0%} training error and tanh/relu in every "
                  f"arm ({', '.join([key, *arms])}), each activation at its fastest lr within the arm", columns, rows,
                  notes=["As the per-input speed tables: the fastest lr is picked per activation within the arm, on "
                         "these same runs, so the interval redoes the pick in every draw. 'runs' says where an "

@@ -14,7 +14,8 @@ from ablate.report.paper import DATASET_NAMES, Claim
 
 VERDICT_RULE = (
     "Verdict rule. Δ = error(value) − error(baseline) of the final test error in percentage points, with a 95% "
-    "Welch t confidence interval over seeds (speed rows: the ratio of epochs to 25% training error, with the "
+    "Welch t confidence interval over seeds (speed rows: the ratio of epochs to 25% training error, or to "
+    "the report's --speed-threshold, with the "
     "interval of the speed table, which redoes each activation's learning-rate choice). A row is judged against "
     "the paper's claim only when its two sides are the claim's exact pair (rows naming several keys compare that "
     "pair). 'inconclusive' if either side has fewer than 2 completed seeds; 'inconclusive: no spread' if the "
@@ -24,10 +25,11 @@ VERDICT_RULE = (
     "but also excludes the paper's Δ, being smaller; 'not reproduced' if it excludes 0 on the opposite side, or "
     "if it contains 0 but excludes the paper's Δ (the paper's effect size is ruled out and no effect is shown); "
     "'inconclusive' otherwise. Against a number the paper measured on another data set (the Paper Δ cell says "
-    "'direction only here'; e.g. an ImageNet Δ beside CIFAR-10 runs) only the direction is judged, since an "
-    "effect size does not carry across data sets: 'reproduced direction' if the interval excludes 0 on the "
+    "'direction only here'; e.g. an ImageNet Δ beside CIFAR-10 runs), or in speed rows counted to another "
+    "training error than the paper's 25% (`--speed-threshold`), only the direction is judged, since an effect size "
+    "does not carry across data sets or thresholds: 'reproduced direction' if the interval excludes 0 on the "
     "paper's side, 'reversed' if it excludes 0 on the opposite side, 'inconclusive' otherwise. In speed rows a "
-    "run that never reaches 25% counts as its last epoch (a lower bound): a censored baseline arm is "
+    "run that never reaches the threshold counts as its last epoch (a lower bound): a censored baseline arm is "
     "'inconclusive'; a censored compared arm gives 'direction only' ('reproduced direction' on another data set) "
     "when its lower bound shows the paper's direction (the size stays open), else 'inconclusive'. 'no claim': "
     "the paper gives neither a number nor a direction for this comparison.")
@@ -38,12 +40,13 @@ def direction_only(claim: Claim | None, family: str) -> bool:
     return claim is not None and claim.dataset != family
 
 
-def paper_delta(claim: Claim | None, family: str) -> PaperDelta | None:
-    """The Paper Δ cell: the claimed Δ (or ratio), and where it holds only as a direction, the data set."""
+def paper_delta(claim: Claim | None, family: str, other_measure: str = "") -> PaperDelta | None:
+    """The Paper Δ cell: the claimed Δ (or ratio), and where it holds only as a direction, the data set (and
+    `other_measure`, how the claim's measure differs from the runs', e.g. "at 25% training error")."""
     if claim is None:
         return None
-    where = DATASET_NAMES.get(claim.dataset, claim.dataset) if direction_only(claim, family) else ""
-    return PaperDelta(claim.delta, claim.sign, claim.measure == "speed", where)
+    where = DATASET_NAMES.get(claim.dataset, claim.dataset) if direction_only(claim, family) or other_measure else ""
+    return PaperDelta(claim.delta, claim.sign, claim.measure == "speed", f"{where} {other_measure}".strip())
 
 
 def verdict(lo: float, hi: float, n: tuple[int, int], claim: Claim | None, paper_delta: float | None,
