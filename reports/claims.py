@@ -80,6 +80,8 @@ CLAIMS: tuple[ClaimEntry, ...] = (
     ClaimEntry("Activation family (§3.1 + successors)", "ReLU fastest (Figure 1)", "activation_convnet4",
                ("activation_convnet4",), (Row("table_delta", "model.activation", "tanh", "epochs to 40% train err "
                                               "(ratio)", label="tanh vs relu, epochs to 40%"),
+                                          Row("table_delta", "model.activation", "sigmoid", "epochs to 40% train "
+                                              "err (ratio)", label="sigmoid vs relu, epochs to 40%"),
                                           Row("table_delta", "model.activation", "tanh",
                                               label="tanh vs relu, test error")),
                note="epochs to 40% training error (declared in the sweep file before the arms were read): the "
@@ -138,7 +140,7 @@ def speed_cell(table: pd.DataFrame) -> tuple[str, str] | None:
     finite = math.isfinite(r["tanh_over_relu_lo"])
     ci = f" [{r['tanh_over_relu_lo']:.2f}, {r['tanh_over_relu_hi']:.2f}]" if finite else ""
     n = (int(r["tanh_n"]), int(r["relu_n"]))
-    claim = next(c for c in CLAIMS_OF_PAPER if c.measure == "speed")
+    claim = next(c for c in CLAIMS_OF_PAPER if c.measure == "speed" and c.value == {"model.activation": "tanh"})
     censored = {"lower bound": "value", "unknown": "baseline"}.get(bound, "")
     lo, hi = (math.log(r["tanh_over_relu_lo"]), math.log(r["tanh_over_relu_hi"])) if finite else (math.nan, math.nan)
     judged = verdict(lo, hi, n, claim, math.log(claim.delta), censored) if finite else "inconclusive (no interval)"
