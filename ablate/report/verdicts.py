@@ -30,9 +30,9 @@ VERDICT_RULE = (
     "does not carry across data sets or thresholds: 'reproduced direction' if the interval excludes 0 on the "
     "paper's side, 'reversed' if it excludes 0 on the opposite side, 'inconclusive' otherwise. In speed rows a "
     "run that never reaches the threshold counts as its last epoch (a lower bound): a censored baseline arm is "
-    "'inconclusive'; a censored compared arm gives 'direction only' ('reproduced direction' on another data set) "
-    "when its lower bound shows the paper's direction (the size stays open), else 'inconclusive'. 'no claim': "
-    "the paper gives neither a number nor a direction for this comparison.")
+    "'inconclusive'; a censored compared arm gives 'direction only' ('reproduced direction' where only the "
+    "direction is judged) when its lower bound shows the paper's direction (the size stays open), else "
+    "'inconclusive'. 'no claim': the paper gives neither a number nor a direction for this comparison.")
 
 
 def direction_only(claim: Claim | None, family: str) -> bool:
