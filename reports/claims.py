@@ -119,9 +119,14 @@ def delta_cell(table: pd.DataFrame, row: Row) -> tuple[str, str] | None:
         return None
     r = hit.iloc[0]
     ratio = "ratio" in row.measure
+    bound = str(r.get("delta_bound") or "") if ratio else ""  # a speed ratio with censored runs
     point = f"{r['delta']:.2f}×" if ratio else f"{_num(r['delta'])} pts"
     ci = (f"[{r['delta_lo']:.2f}, {r['delta_hi']:.2f}]" if ratio else f"[{_num(r['delta_lo'])}, {_num(r['delta_hi'])}]"
           ) if math.isfinite(r["delta_lo"]) else "[no interval]"
+    if bound == "lower bound":
+        point, ci = f"> {point}", "(a lower bound: some slower-arm runs never reached the threshold)"
+    elif bound:
+        point, ci = f"? {point}", "(unknown: some baseline runs never reached the threshold)"
     return f"{point} {ci}, n={int(r['n_value'])}/{int(r['n_baseline'])}", str(r["verdict"])
 
 

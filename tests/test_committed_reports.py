@@ -66,3 +66,19 @@ def test_a_speed_claim_says_when_its_interval_redraws_a_cell_with_fewer_seeds_th
     assert judged == "direction only"
     table.loc[0, "relu_n"] = table.loc[0, "relu_reached"] = 3
     assert claims.speed_cell(table)[0] == "4.30× [3.00, 5.80], n=3/3 (lr relu 0.002, tanh 0.005)"
+
+
+def test_a_censored_speed_row_of_the_delta_table_is_shown_as_the_bound_it_is():
+    import math
+
+    import pandas as pd
+    claims, _ = _scripts()
+    row = claims.Row("table_delta", "model.activation", "tanh", "epochs to 40% train err (ratio)")
+    table = pd.DataFrame({"row": ["measured"], "axis": ["model.activation"], "value": ["tanh"], "baseline": ["relu"],
+                          "measure": [row.measure], "delta": [3.87], "delta_lo": [math.nan], "delta_hi": [math.nan],
+                          "delta_bound": ["lower bound"], "n_value": [3], "n_baseline": [3],
+                          "verdict": ["reproduced direction"]})
+    ours, judged = claims.delta_cell(table, row)
+    assert ours.startswith("> 3.87× (a lower bound") and ours.endswith("n=3/3") and judged == "reproduced direction"
+    table[["delta_lo", "delta_hi", "delta_bound"]] = [[3.1, 4.9, ""]]
+    assert claims.delta_cell(table, row)[0] == "3.87× [3.10, 4.90], n=3/3"
