@@ -42,6 +42,21 @@ def table_lines(path: Path, keep=lambda line: True) -> list[str]:
     return [line for i, line in enumerate(lines) if i < 2 or keep(line)]
 
 
+def bullets(text: str) -> list[str]:
+    """The top-level list items of a markdown text, each with its continuation lines (indented under it)."""
+    items: list[str] = []
+    open_item = False  # whether the line before belongs to an item
+    for line in text.splitlines():
+        if line.startswith("- "):
+            items.append(line)
+            open_item = True
+        elif open_item and line.startswith("  ") and line.strip():
+            items[-1] += " " + line.strip()
+        else:
+            open_item = False
+    return items
+
+
 def section(folder: str, heading: str) -> list[str]:
     where = REPORTS / folder
     if not (where / "index.md").exists():
@@ -49,7 +64,7 @@ def section(folder: str, heading: str) -> list[str]:
     out = [f"### {heading}", ""]
     provenance = where / "PROVENANCE.md"
     if provenance.exists():
-        out += [line for line in provenance.read_text().splitlines() if line.startswith("- ")] + [""]
+        out += bullets(provenance.read_text()) + [""]
     if (where / "fig1_train_err.png").exists():
         out += [f"![{heading}](reports/{folder}/fig1_train_err.png)", ""]
     for path in [*sorted(where.glob("fig1_train_err_*.png"))]:

@@ -82,3 +82,9 @@ def test_a_censored_speed_row_of_the_delta_table_is_shown_as_the_bound_it_is():
     assert ours.startswith("> 3.87× (a lower bound") and ours.endswith("n=3/3") and judged == "reproduced direction"
     table[["delta_lo", "delta_hi", "delta_bound"]] = [[3.1, 4.9, ""]]
     assert claims.delta_cell(table, row)[0] == "3.87× [3.10, 4.90], n=3/3"
+
+
+def test_readme_takes_each_provenance_item_whole():
+    _, sync_readme = _scripts()
+    text = "# Provenance\n\n- Status: **partial**: seed 0 done,\n  seeds 1-2 queued.\n- Runs: one line.\n\n  not an item\n"
+    assert sync_readme.bullets(text) == ["- Status: **partial**: seed 0 done, seeds 1-2 queued.", "- Runs: one line."]
