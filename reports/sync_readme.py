@@ -16,6 +16,7 @@ README = REPORTS.parent / "README.md"
 # without a report yet is left out (the claims index above says "not run" for it).
 COMPARISONS = [
     ("fig1_study", "Figure 1 explained: ReLU vs tanh by input scale and learning rate"),
+    ("fig1_study_net", "Figure 1 on the four-weight-layer net (convnet3fc), at convnet4's fastest learning rates"),
     ("lrn_convnet4", "§3.3 LRN on CIFAR-10, convnet4 (CPU, 20 epochs)"),
     ("lrn_convnet3fc", "§3.3 LRN on CIFAR-10, the four-weight-layer net (CPU, 20 epochs)"),
     ("augment_convnet4", "§4.1 augmentation (CPU, 20 epochs)"),
