@@ -179,6 +179,7 @@ def test_verdict_rule_as_written():
     assert verdict(1.6, 2.0, (3, 3), claim, 1.4) == "reproduced"  # larger than the paper's effect
     assert verdict(0.2, 0.9, (3, 3), claim, 1.4) == "direction only"  # the paper's size is ruled out
     assert verdict(0.2, 0.9, (3, 3), claim, 1.4, censored="value") == "direction only"
+    assert verdict(0.2, 0.9, (3, 3), claim, None, censored="value") == "reproduced"  # a direction alone: met
     assert verdict(-2.0, -0.5, (3, 3), claim, 1.4) == "not reproduced"
     assert verdict(-0.5, 1.0, (3, 3), claim, 1.4) == "not reproduced"  # contains 0, rules out +1.4
     assert verdict(-0.5, 2.0, (3, 3), claim, 1.4) == "inconclusive"

@@ -130,7 +130,8 @@ def test_speed_threshold_counts_to_another_error_and_judges_direction_only(tmp_p
     assert at40["delta"] == pytest.approx(6.5 / 2.2) and at40["verdict"] == "reproduced direction"
     assert at40["paper_delta"] == 6 and "at 25% training error" in at40["paper_delta_direction_only_from"]
     sigmoid = speed_row(tmp_path / "r40", value="sigmoid")  # §3.1: saturating units are slower, no number given
-    assert sigmoid["delta"] == pytest.approx(9.5 / 2.2) and sigmoid["verdict"] == "reproduced direction"
+    assert sigmoid["delta"] == pytest.approx(9.5 / 2.2) and sigmoid["verdict"] == "reproduced"  # a direction
+    assert pd.isna(sigmoid["paper_delta"]) and pd.isna(sigmoid["paper_delta_direction_only_from"])
     assert speed_row(tmp_path / "r25", value="sigmoid")["verdict"] == "inconclusive"  # relu censored at 25%
     summary = pd.read_csv(tmp_path / "r40" / "runs_summary.csv")
     assert set(summary["speed_threshold"]) == {0.4} and summary["epochs_to_threshold"].notna().all()

@@ -179,8 +179,10 @@ def _speed_row(title: str, arm: Arm, base: Arm, family: str, used: dict[str, Cla
     if claim:
         used[f"{claim.source}, {claim.dataset}"] = claim
     paper = math.log(claim.delta) if claim and claim.delta else None
-    # a ratio counted to another training error than the paper's says nothing of the paper's size
-    other = "" if math.isclose(arm.threshold, FIG1_THRESHOLD) else f"at {FIG1_THRESHOLD:.0%} training error"
+    # a ratio counted to another training error than the paper's says nothing of the paper's size (a claim
+    # without a size, §3.1's sigmoid, is a direction at any threshold)
+    sized = claim is not None and claim.delta is not None
+    other = "" if math.isclose(arm.threshold, FIG1_THRESHOLD) or not sized else f"at {FIG1_THRESHOLD:.0%} training error"
     return [title, arm_name(arm), arm_name(base), Pair(len(arm.runs), len(base.runs)),
             f"epochs to {arm.threshold:.0%} train err (ratio)", r.cell(), paper_delta(claim, family, other),
             f"{claim.source}, {claim.dataset}" if claim else None,

@@ -31,8 +31,9 @@ VERDICT_RULE = (
     "paper's side, 'reversed' if it excludes 0 on the opposite side, 'inconclusive' otherwise. In speed rows a "
     "run that never reaches the threshold counts as its last epoch (a lower bound): a censored baseline arm is "
     "'inconclusive'; a censored compared arm gives 'direction only' ('reproduced direction' where only the "
-    "direction is judged) when its lower bound shows the paper's direction (the size stays open), else "
-    "'inconclusive'. 'no claim': the paper gives neither a number nor a direction for this comparison.")
+    "direction is judged) when its lower bound shows the paper's direction (the size stays open; 'reproduced' "
+    "against a claim of a direction alone), else 'inconclusive'. 'no claim': the paper gives neither a number "
+    "nor a direction for this comparison.")
 
 
 def direction_only(claim: Claim | None, family: str) -> bool:
@@ -63,7 +64,7 @@ def verdict(lo: float, hi: float, n: tuple[int, int], claim: Claim | None, paper
     if s * lo > 0 and s * hi > 0:
         if direction:
             return "reproduced direction"
-        if censored:
+        if censored and paper_delta is not None:  # the size stays open; a claim of a direction alone is met
             return "direction only"
         reach = max(s * lo, s * hi)  # how far the interval goes in the paper's direction
         return "direction only" if paper_delta is not None and reach < s * paper_delta else "reproduced"
