@@ -27,7 +27,7 @@ from ablate.report.inputs import InputError, load
 from ablate.report.page import Block
 from ablate.report.paper import FIG1_THRESHOLD, PAPER
 from ablate.report.render import Table
-from ablate.report.speed import fig1_arms, speed_table, speedup
+from ablate.report.speed import fig1_arms, speed_table, speedup, threshold
 
 FORMATS = ("md", "html", "tex", "csv", "png", "pdf")
 
@@ -139,7 +139,7 @@ def build(runs: pd.DataFrame, one: pd.DataFrame, design: Design, out: Path, fmt:
     if by:
         blocks += study.by_blocks(runs, one, by, baselines or {}, out, fmt)
     elif len(arms) >= 2:  # Figure 1 compares activations; with one there is nothing to compare
-        blocks += [Block("h2", f"Figure 1: ReLU vs tanh, epochs to {arms[0].threshold:.0%} training error"),
+        blocks += [Block("h2", f"Figure 1: ReLU vs tanh, epochs to {threshold(arms):.0%} training error"),
                    Block("figure", figures.figure1(runs, arms, speed, out, fmt)),
                    Block("table", speed_table(arms))]
     if tuned is not None:

@@ -17,8 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ablate.report.design import Axis, Design  # noqa: E402
-from ablate.report.paper import FIG1_THRESHOLD  # noqa: E402
-from ablate.report.speed import Arm, SpeedUp, arm_name  # noqa: E402
+from ablate.report.speed import Arm, SpeedUp, arm_name, threshold  # noqa: E402
 from ablate.report.stats import mean_std  # noqa: E402
 
 # text.parse_math off: labels are config values, and a value like "$\\frac{a$" must print, not crash mathtext.
@@ -69,19 +68,19 @@ def figure1(runs: pd.DataFrame, arms: list[Arm], speed: SpeedUp | None, out: Pat
             formats: tuple[str, ...] = FIGURE_FORMATS, stem: str = "fig1_train_err", label: str = "") -> Figure:
     """Training error vs epochs per activation (ReLU solid, tanh dashed), a line at the threshold (Figure 1's
     25%), the speed-up on top."""
-    threshold = arms[0].threshold if arms else FIG1_THRESHOLD
+    line = threshold(arms)
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(3.4, 2.6))
         for arm in arms:
             _band(ax, runs[runs["run"].isin(arm.runs)], "train_err", f"{arm_name(arm)} (n={len(arm.runs)})",
                   line_style(arm.activation))
-        ax.axhline(threshold * 100, ls=":", color="k", lw=0.8)
+        ax.axhline(line * 100, ls=":", color="k", lw=0.8)
         ax.set(xlabel="epochs", ylabel="training error (%)", ylim=(0, 100))
         head = speed.text() if speed else "speed-up: needs completed relu and tanh runs"
         ax.set_title((f"{label}: " if label else "") + head.replace(", tanh", ",\ntanh"), fontsize=6.5)
         ax.legend(loc="upper right")
     caption = (f"Figure 1{f' at {label}' if label else ''}: training error vs epochs per activation (mean over "
-               f"seeds, band min–max; relu solid, tanh dashed), dotted line at {threshold:.0%}. {head} (paper: 6× at 25%).")
+               f"seeds, band min–max; relu solid, tanh dashed), dotted line at {line:.0%}. {head} (paper: 6× at 25%).")
     return save(fig, out, stem, caption, formats)
 
 

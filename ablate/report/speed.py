@@ -155,6 +155,11 @@ class SpeedUp:
                 f"{arm_name(self.slow)} {self.slow.text()} → {mark}{self.ratio:.1f}×{ci}")
 
 
+def threshold(arms: list[Arm]) -> float:
+    """The training error these arms' epochs count to (all of one report share it)."""
+    return arms[0].threshold if arms else FIG1_THRESHOLD
+
+
 def arm_name(arm: Arm) -> str:
     return arm.activation + (f" (lr {arm.lr})" if len(arm.lr_choices) > 1 else "")
 
@@ -189,8 +194,7 @@ def speed_table(arms: list[Arm], fast: str = "relu", slow: str = "tanh") -> Tabl
                          compare(by[slow], by[fast], choose=False).cell()])
     columns = ["lr", *[a.activation for a in arms]] + ([f"{slow} / {fast} [95% CI]"] if ratio else [])
     keys = ["lr", *[a.activation for a in arms]] + ([f"{slow}_over_{fast}"] if ratio else [])
-    threshold = arms[0].threshold if arms else FIG1_THRESHOLD
-    notes = [f"Epochs to {threshold:.0%} training error, interpolated between logged epochs: mean ± sample std "
+    notes = [f"Epochs to {threshold(arms):.0%} training error, interpolated between logged epochs: mean ± sample std "
              "over seeds; '> N' when some runs never got there (their last epoch counts, a lower bound)."]
     if ratio:
         notes.append(
@@ -202,5 +206,5 @@ def speed_table(arms: list[Arm], fast: str = "relu", slow: str = "tanh") -> Tabl
             + f"Intervals: {DRAWS:,} draws (seed {SEED}) of every (activation, lr) cell's mean log epochs from "
               "mean + s/√n · t(n−1), the fastest lr per activation taken in each draw where one is chosen, the "
               "95% quantiles of the log-ratio reflected about the measured one (docs/report.md).")
-    return Table("table_fig1_speed", f"Epochs to {threshold:.0%} training error per activation and learning "
+    return Table("table_fig1_speed", f"Epochs to {threshold(arms):.0%} training error per activation and learning "
                  "rate (Figure 1)", columns, rows, notes=notes, keys=keys)
