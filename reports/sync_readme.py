@@ -89,9 +89,9 @@ def section(folder: str, heading: str) -> list[str]:
 
 def block() -> str:
     """The README's results block, from the committed reports."""
-    from claims import INTRO, index_lines
+    from claims import INTRO, index_lines, notes_lines
 
-    body = ["### Which of AlexNet's design choices hold up?", "", INTRO, "", *index_lines(), "",
+    body = ["### Which of AlexNet's design choices hold up?", "", INTRO, "", *index_lines(), "", *notes_lines(), "",
             "Measured on the full CIFAR-10 with 3 seeds per cell unless a table says otherwise; every table below is "
             "copied by `reports/sync_readme.py` from the report `ablate-report` wrote in `reports/<comparison>/`, "
             "and the paper's numbers stand beside ours in the *Paper Δ* column.", ""]

@@ -26,6 +26,16 @@ def test_claims_index_and_readme_results_are_up_to_date():
     assert committed == sync_readme.block(), "run python reports/sync_readme.py"
 
 
+def test_a_measured_claims_note_is_shown_under_the_index_and_in_the_readme():
+    claims, sync_readme = _scripts()
+    noted = [e for e in claims.CLAIMS if e.note and (REPO / "reports" / e.report / "index.md").exists()]
+    assert noted  # Figure 1's pick of each activation's fastest lr is read through its note
+    page, block = claims.page(), sync_readme.block()
+    for entry in noted:
+        line = f"- {entry.claim} — {entry.note}."
+        assert line in page.splitlines() and line in block.splitlines(), entry.claim
+
+
 def test_every_claim_names_sweeps_that_exist_and_a_paper_number():
     claims, _ = _scripts()
     for entry in claims.CLAIMS:
