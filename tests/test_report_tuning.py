@@ -44,6 +44,12 @@ def test_each_variant_is_compared_at_its_own_pick_on_validation(tmp_path, capsys
     assert picked == {("weight_decay_style=coupled", "0.005"), ("weight_decay_style=decoupled", "0.005"),
                       ("weight_decay_style=none", "0")}
     assert len(tuning) == 7 and set(tuning["n"]) == {"3"}
+    # how fast each value trains is shown beside the error that picks it: the runs' own epochs to 25%
+    summary = pd.read_csv(out / "runs_summary.csv")
+    coupled = summary[summary["run"].str.startswith("coupled_0.005")]["epochs_to_threshold"]
+    cell = tuning[(tuning["group"] == "weight_decay_style=coupled") & (tuning["value"] == "0.005")].iloc[0]
+    assert coupled.notna().all() and float(cell["epochs"]) == pytest.approx(coupled.mean())
+    assert "Epochs to 25% train err" in (out / "table_tuning.md").read_text()
     rows = _delta(out)
     # coupled at 5e-3 (test 25.0 + seed spread) against none (28.0) and decoupled at 5e-3 (27.0): +3 and +2 points
     assert float(rows[("none", "top-1 err (pts)")]["delta"]) == pytest.approx(3.0)

@@ -79,6 +79,11 @@ def _arm(activation: str, group: pd.DataFrame, choices: list[str]) -> Arm:
                threshold_of(group))
 
 
+def epochs_cell(group: pd.DataFrame) -> Epochs:
+    """Epochs to the threshold over the runs of `group`, a lower bound ("> N") where some never got there."""
+    return _arm("", group, []).cell()
+
+
 def fig1_arms(table: pd.DataFrame, design: Design) -> list[Arm]:
     """One arm per activation among the completed runs at baseline, each at its fastest lr."""
     if ACTIVATION not in table or "epochs_to_threshold" not in table:

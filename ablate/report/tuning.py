@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ablate.report.collect import threshold_of
 from ablate.report.design import Design, value_order
 from ablate.report.render import Table
+from ablate.report.speed import epochs_cell
 from ablate.report.tables import completed, pct, splits
 
 TUNED = "tuned"  # what a tuned key reads after the pick: each variant holds its own value
@@ -48,6 +50,7 @@ def tune(one: pd.DataFrame, design: Design, key: str) -> tuple[pd.DataFrame, Tab
     key = check(one, design, key)
     others = [a.key for a in design.axes if a.key != key]
     keep, rows = [], []
+    speed = "epochs_to_threshold" in one  # how fast each value trains, beside the error that picks it
     groups = one.groupby(others, sort=False) if others else [((), one)]
     for _, group in groups:
         done = completed(group)
@@ -58,6 +61,7 @@ def tune(one: pd.DataFrame, design: Design, key: str) -> tuple[pd.DataFrame, Tab
         for value in value_order(group[key]):
             cell = done[done[key] == value]
             rows.append([label, value, len(cell), pct(cell[PICK_ON]), pct(cell["final_test_top1_err"]),
+                         *([epochs_cell(cell) if len(cell) else "—"] if speed else []),
                          "picked" if value == pick else ""])
     tuned = one[one["run"].isin(keep)].copy()
     tuned[key] = TUNED
@@ -65,8 +69,13 @@ def tune(one: pd.DataFrame, design: Design, key: str) -> tuple[pd.DataFrame, Tab
              "final validation top-1 error over its completed seeds; its runs at the other values are left out of "
              "the comparison (they stay in runs.csv). Test errors are of the same runs whose validation error made "
              "the pick, so they can be slightly optimistic. Errors in %, mean ± sample std, n = completed seeds."]
+    threshold = f"Epochs to {threshold_of(one):.0%} train err"
+    if speed:
+        notes.append(f"{threshold} (interpolated; '> N' when some runs never got there, their last epoch counting): "
+                     "shown, not used for the pick.")
+    columns = ["Group", key, "n", "Val top-1 (pick)", "Test top-1", *([threshold] if speed else []), "Picked"]
+    keys = ["group", "value", "n", "val_top1", "test_top1", *(["epochs"] if speed else []), "picked"]
     table = Table("table_tuning", f"{key}: each variant at its own best value (picked on validation error)",
-                  ["Group", key, "n", "Val top-1 (pick)", "Test top-1", "Picked"], rows, notes=notes,
-                  keys=["group", "value", "n", "val_top1", "test_top1", "picked"])
+                  columns, rows, notes=notes, keys=keys)
     return tuned, table
 
