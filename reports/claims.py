@@ -93,6 +93,14 @@ CLAIMS: tuple[ClaimEntry, ...] = (
                     "it: sweeps/activation_lr_convnet4.yaml); epochs to 40% training error (declared in the sweep "
                     "file before the arms were read): the claims protocol's ReLU ends 20 epochs at 24-27%, at Figure "
                     "1's 25% in one seed of three"),
+    ClaimEntry("Activation family (§3.1), each activation at its own learning rate", "ReLU fastest (Figure 1)",
+               "activation_lr_convnet4", ("activation_lr_convnet4",),
+               tuple(Row("table_delta", "model.activation", act, "epochs to 40% train err (ratio)",
+                         label=f"{act} vs relu, epochs to 40%") for act in ("tanh", "sigmoid"))
+               + (Row("table_delta", "model.activation", "tanh", label="tanh vs relu, test error"),
+                  Row("table_delta", "model.activation", "sigmoid", label="sigmoid vs relu, test error")),
+               note="each activation at the learning rate with its lowest validation error in a scan over 0.0003-0.01 "
+                    "(`--tune optim.lr`; table_tuning shows every lr), epochs to 40% training error as above"),
     ClaimEntry("Two towers (§3.2), alexnet_cifar at a quarter of its kernels", "−1.7 top-1 error (ImageNet)",
                "towers_cpu", ("towers_cpu",), (Row("table_delta", "model.towers, model.width, model.scale_conv5",
                                                 "towers=1, width=0.125, scale_conv5=false", label="2 towers vs 1 at half width"),)),

@@ -24,6 +24,7 @@ COMPARISONS = [
     ("dropout_convnet4", "§4.2 dropout vs DropConnect vs none (CPU, 20 epochs)"),
     ("norm_convnet4", "Normalisation successors (CPU, 20 epochs)"),
     ("activation_convnet4", "§3.1 the activation family (CPU, 20 epochs)"),
+    ("activation_lr_convnet4", "§3.1 relu, tanh and sigmoid, each at its own learning rate (CPU, 20 epochs)"),
     ("weight_decay_convnet4", "§5 weight decay: coupled vs decoupled vs none (CPU, 20 epochs)"),
 ]
 # Measured before the paper's input scale existed (standardised input, issue #13), kept as they were made.
