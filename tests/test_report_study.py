@@ -82,3 +82,24 @@ def test_an_arm_whose_runs_all_diverged_says_so_instead_of_borrowing_the_baselin
     assert arms.loc["4", "runs"] == "relu: no completed run"
     assert arms.loc["unset", "relu_n"] == 1 and arms.loc["unset", "runs"] == "this arm's runs"
     assert "| 1 diverged |" in (out / "table_fig1_speed_arms.md").read_text()
+
+
+def test_an_arm_of_a_key_every_run_records_borrows_relu_from_the_arm_at_its_baseline(make_config, tmp_path):
+    """The LeCun-tanh arm (model.tanh_a=1.7159, tanh_b=2/3) runs tanh only; plain runs record tanh_a=1, tanh_b=1
+    (not unset), and their arm is still the baseline whose relu the LeCun row borrows, listed first."""
+    for act, arm in (("relu", []), ("tanh", []), ("tanh", ["model.tanh_a=1.7159", "model.tanh_b=0.6667"])):
+        for seed in (0, 1):
+            overrides = [f"model.activation={act}", f"seed={seed}", "trainer.epochs=2", "model.init=paper", *arm]
+            ablate.train(make_config(overrides, f"study/{act}-{len(arm)}-{seed}"))
+    out = tmp_path / "report"
+    assert report_main([str(tmp_path / "study"), "--by", "data.normalize", "--out", str(out), "--format", "csv"]) == 0
+    arms = pd.read_csv(out / "table_fig1_speed_arms.csv", keep_default_na=False, dtype=str)
+    arms = arms[arms["row"] == "measured"].set_index("model_tanh_a")
+    assert list(arms.index) == ["1", "1.7159"]  # the baseline arm first
+    assert arms.loc["1", "runs"] == "this arm's runs"
+    assert arms.loc["1.7159", "runs"] == "relu: baseline arm's runs"
+    assert arms.loc["1.7159", "relu"] == arms.loc["1", "relu"] and arms.loc["1.7159", "tanh_over_relu"] != ""
+    grid = pd.read_csv(out / "table_epochs_grid.csv", keep_default_na=False, dtype=str)
+    grid = grid[grid["row"] == "measured"]
+    assert [tuple(r) for r in grid[["model_tanh_a", "activation"]].itertuples(index=False)] == [
+        ("1", "relu"), ("1", "tanh"), ("1.7159", "tanh")]

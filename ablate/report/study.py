@@ -51,7 +51,7 @@ def by_blocks(runs: pd.DataFrame, one: pd.DataFrame, key: str, baselines: dict[s
         table.name, table.caption = f"table_fig1_speed_{tag}", f"{table.caption}, {key}={value}"
         blocks += [Block("h2", f"Figure 1 at {key}={value}"), Block("figure", fig), Block("table", table)]
     blocks += [Block("h2", f"Epochs to {threshold_of(one):.0%} training error in every cell"),
-               Block("table", epochs_grid(one, key))]
+               Block("table", epochs_grid(one, key, baselines))]
     stats = [c.removesuffix("_pre_std") for c in runs.columns if c.endswith("_pre_std")]
     if stats and arms_by:
         blocks += [Block("h2", "What the hidden layers did (activation statistics)"),
@@ -93,15 +93,15 @@ def _cell(group: pd.DataFrame) -> GridCell:
     return GridCell(epochs, {str(s): int(c) for s, c in other.items()})
 
 
-def epochs_grid(one: pd.DataFrame, key: str) -> Table:
+def epochs_grid(one: pd.DataFrame, key: str, baselines: dict[str, str] | None = None) -> Table:
     """Rows: factor value × every other varying key (an arm such as model.tanh_a) × activation; columns: learning
     rates; cells: epochs to the threshold over seeds. Runs of different arms never share a cell."""
     lrs = value_order(one[LR]) if LR in one else ["—"]
-    arms = arm_keys(one, key)
+    arms, base = arm_keys(one, key), baseline_arm(one, key, baselines or {})
     rows = []
     for value in value_order(one[key]):
         part = one[one[key] == value]
-        for arm in _arm_values(part, arms):
+        for arm in _arm_values(part, arms, base):
             in_arm = _in_arm(part, arms, arm)
             for act in value_order(in_arm[ACTIVATION]):
                 cell = in_arm[in_arm[ACTIVATION] == act]
@@ -130,23 +130,25 @@ def _in_arm(part: pd.DataFrame, arms: list[str], arm: tuple[str, ...]) -> pd.Dat
 def arm_speed_table(one: pd.DataFrame, key: str, baselines: dict[str, str]) -> tuple[Table, dict[str, list[Arm]]]:
     """Per factor value × arm: each activation at its fastest lr within the arm, and tanh/relu with the interval
     that redoes both picks. An activation an arm did not run (the LeCun-tanh arm has no relu: ReLU has no a, b)
-    is the baseline arm's (every arm key unset), and the row says so; with no baseline arm it stays empty. One the
+    is the baseline arm's (every arm key at its baseline), and the row says so; with none it stays empty. One the
     arm ran without a completed run (all diverged, or still running) shows its runs' statuses, never another
     arm's numbers. Also returns each row's own arms (label → arms), for the activation statistics per arm."""
     arms, rows, by_arm = arm_keys(one, key), [], {}
+    base = baseline_arm(one, key, baselines)
     for value in value_order(one[key]):
         part = one[one[key] == value]
         baseline: dict[str, Arm] = {}
-        for combo in _arm_values(part, arms):
+        for combo in _arm_values(part, arms, base):
             in_arm = _in_arm(part, arms, combo)
             own = {a.activation: a for a in fig1_arms(in_arm, Design.of(in_arm, baselines))}
-            if combo == (UNSET,) * len(arms):
+            if combo == base:
                 baseline = own
             picked = {act: _activation_entry(act, own, baseline, in_arm) for act in ("relu", "tanh")}
             relu, tanh = picked["relu"][0], picked["tanh"][0]
             if own:
-                by_arm[", ".join([value, *[f"{k.split('.', 1)[-1]}={v}" for k, v in zip(arms, combo, strict=True)
-                                           if v != UNSET]])] = list(own.values())
+                by_arm[", ".join([value, *[f"{k.split('.', 1)[-1]}={v}" for k, v, b in zip(arms, combo, base,
+                                                                                          strict=True)
+                                           if v != b]])] = list(own.values())
             rows.append([value, *combo, *picked["relu"][1], *picked["tanh"][1],
                          compare(tanh, relu).cell() if relu and tanh else None,
                          ", ".join(note for _, _, note in picked.values() if note) or "this arm's runs"])
@@ -179,12 +181,24 @@ def _arm_cells(arm: Arm | None) -> list[Any]:
     return [arm.lr, arm.cell()] if arm else [None, None]
 
 
-def _arm_values(part: pd.DataFrame, arms: list[str]) -> list[tuple[str, ...]]:
-    """The arms present in `part`, the unset/baseline combination first, then in value order."""
+def baseline_arm(one: pd.DataFrame, key: str, baselines: dict[str, str]) -> tuple[str, ...]:
+    """The arm keys' values where every one sits at its baseline (the design's: paper's choice, the default, or
+    the commonest value): model.tanh_a=1 is the plain-tanh arm although every run records it."""
+    arms = arm_keys(one, key)
+    design = Design.of(one, baselines)
+    at = design.at_baseline(one, free=(key, ACTIVATION, LR))
+    combos = set(at[arms].itertuples(index=False, name=None)) if arms else set()
+    return combos.pop() if len(combos) == 1 else (UNSET,) * len(arms)
+
+
+def _arm_values(part: pd.DataFrame, arms: list[str], base: tuple[str, ...] | None = None) -> list[tuple[str, ...]]:
+    """The arms present in `part`, the baseline combination (`base`; every key unset if not given) first, then in
+    value order."""
     if not arms:
         return [()]
+    base = base or (UNSET,) * len(arms)
     combos = list(dict.fromkeys(tuple(row) for row in part[arms].itertuples(index=False)))
-    return sorted(combos, key=lambda c: (c != (UNSET,) * len(arms), c))
+    return sorted(combos, key=lambda c: (c != base, c))
 
 
 def activation_figure(runs: pd.DataFrame, arms_by: dict[str, list[Arm]], key: str, layers: list[str], out: Path,
