@@ -65,3 +65,14 @@ def load_latest(folder: Path, map_location: str | torch.device = "cpu") -> dict[
             warnings.warn(f"checkpoint {path} is unreadable ({type(err).__name__}: {err}); trying an older one",
                           stacklevel=2)
     return None
+
+
+def copy_as(source: Path, folder: Path, config: dict[str, Any], summary: dict[str, Any]) -> bool:
+    """The newest readable checkpoint in `source`, saved into `folder` as a checkpoint of the run `config` (its
+    records as of then: `summary`), for a run that continues another; False when `source` has none."""
+    state = load_latest(source)
+    if state is None:
+        return False
+    state.update(config=config, summary=summary, mirror_id=None)  # its wandb run is the source's, not this one's
+    save(folder, state)
+    return True

@@ -87,6 +87,7 @@ class Claim:
     previous: dict[str, Any] | None  # the summary found in the folder, if any
     done: bool  # already completed or diverged: nothing to do
     same_as: Path | None = None  # a sibling folder that completed this very run (see identical_sibling)
+    extend_from: Path | None = None  # a sibling that completed this run with fewer epochs (see shorter_sibling)
 
 
 def mismatch_error(folder: Path, what: str, detail: str) -> RunFolderError:
@@ -135,11 +136,39 @@ def identical_sibling(folder: Path, config: dict[str, Any]) -> Path | None:
     return None
 
 
+def shorter_sibling(folder: Path, config: dict[str, Any]) -> tuple[Path, bool] | None:
+    """A completed folder beside `folder` holding this run cut at a smaller trainer.epochs (every other identity
+    key and data.root the same), and whether it stopped early at trainer.stop_at_train_err (then it is this very
+    run: a longer budget would have stopped at the same epoch). The longest such sibling; the caller checks that
+    the schedule does not read the budget."""
+    root = (config.get("data") or {}).get("root")
+    want = (config.get("trainer") or {}).get("epochs")
+    best: tuple[int, Path, bool] | None = None
+    for summary_path in sorted(folder.parent.glob("*/summary.json")):
+        other = RunFolder(summary_path.parent)
+        summary, stored = other.read_summary(), other.read_config()
+        if (other.path == folder or not summary or not stored or summary.get("status") != Status.COMPLETED
+                or summary.get("same_as") is not None or (stored.get("data") or {}).get("root") != root):
+            continue
+        rows = differences(stored, config)
+        if [key for key, _, _ in rows] != ["trainer.epochs"] or not rows[0][1] < want:
+            continue
+        early = bool(summary.get("stopped_early"))
+        if not early and summary.get("epochs_completed") != rows[0][1]:
+            continue  # did not run out its own budget: nothing to continue from
+        if best is None or rows[0][1] > best[0]:
+            best = (rows[0][1], other.path, early)
+    return (best[1], best[2]) if best else None
+
+
 @contextlib.contextmanager
 def claim(out_dir: str, config: dict[str, Any], lock: bool = True,
-          data_identity: Callable[[], str | None] | None = None, reuse: bool = False) -> Iterator[Claim]:
+          data_identity: Callable[[], str | None] | None = None, reuse: bool = False,
+          extend: bool = False) -> Iterator[Claim]:
     """Lock `out_dir` (if `lock`), check that what it holds is this run's, and say whether it is done; with
-    `reuse`, a fresh folder also learns whether a sibling already completed the same run."""
+    `reuse`, a fresh folder also learns whether a sibling already completed the same run; with `extend`, whether
+    one completed it with fewer epochs (`same_as` when that one stopped early at its threshold, else
+    `extend_from`)."""
     run = RunFolder(out_dir)
     held = RunLock(run.path).acquire() if lock else None
     try:
@@ -152,6 +181,12 @@ def claim(out_dir: str, config: dict[str, Any], lock: bool = True,
             got = identical_sibling(run.path, config)
             if got is not None:
                 yield Claim(run, previous, False, got)
+                return
+        if not done and extend and not run.has_results():
+            shorter = shorter_sibling(run.path, config)
+            if shorter is not None:
+                path, early = shorter
+                yield Claim(run, previous, False, path if early else None, None if early else path)
                 return
         if done and data_identity is not None:  # a resumed run's data is checked once it is loaded
             moved = ((run.read_config() or {}).get("data") or {}).get("root") != config.get("data", {}).get("root")

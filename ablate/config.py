@@ -152,6 +152,9 @@ class TrainerConfig(_Section):
     jobs_per_gpu: int = 1  # parallel sweep jobs packed on one GPU when jobs are pinned by job index
     reuse_identical: bool = True  # a sibling folder (same runs/<name>/) that completed this very run is recorded,
     #                               not trained again
+    extend_shorter: bool = False  # a sibling that completed this run with fewer trainer.epochs is continued from its
+    #                               last checkpoint, not retrained (the same numbers: only under a schedule that does
+    #                               not read the budget; one stopped by stop_at_train_err is recorded as this run)
     pack: Pack = "auto"  # how jobs_per_gpu > 1 local sweep jobs share a GPU: mps (a CUDA MPS daemon for the sweep:
     #                     kernels of different jobs run at once), timeslice (plain processes: the GPU takes turns),
     #                     auto (mps when nvidia-cuda-mps-control is on PATH, else timeslice); ablate/mps.py

@@ -35,7 +35,7 @@ BOOKKEEPING: tuple[str, ...] = (
     "trainer.threads", "trainer.compile", "trainer.channels_last",  # speed only
     "trainer.pack", "trainer.cuda_graphs", "trainer.cudnn_benchmark", "trainer.fused_lrn",  # speed only (see each)
     "trainer.progress", "trainer.check_every", "trainer.ckpt_every", "trainer.eval_batch_size",
-    "trainer.reuse_identical",
+    "trainer.reuse_identical", "trainer.extend_shorter",
     "trainer.objective",  # what the CLI returns to a sweeper, read from the results
     "data.root", "data.workers", "data.loader", "data.cache_dir", "data.download",  # data content is recorded
 )
@@ -47,6 +47,7 @@ GROUP_SELECTORS: tuple[str, ...] = ("experiment", "sweeps")
 ADDED_KEYS: dict[str, tuple[Any, ...]] = {
     "model.layer_init_scale": (None, {}),
     "optim.layer_lr_mult": (None, {}),
+    "trainer.extend_shorter": (False,),  # bookkeeping too; listed so config.yaml's pinned text stays as it was
 }
 # Keys whose empty dict means what None meant when runs recorded None (the default was None before it was {}):
 # compared as None.

@@ -36,7 +36,8 @@ BIAS_LR_MULT = Option("bias_lr_mult", "weighted layers' biases train at lr × th
 LAYER_LR_MULT = Option("layer_lr_mult", "these layers' weights train at lr × this, by name; unlisted: at lr")
 OPTIMIZERS = Registry("optim.name", options=(LR, WEIGHT_DECAY, WEIGHT_DECAY_STYLE, DECAY_BIAS_AND_NORM, BIAS_LR_MULT,
                                              LAYER_LR_MULT))
-SCHEDULES = Registry("optim.schedule")
+# reads_epochs: the schedule depends on trainer.epochs (the budget), so a run cannot be extended to a longer one
+SCHEDULES = Registry("optim.schedule", requires=("reads_epochs",))
 DECAY_STYLES = tuple(style.value for style in DecayStyle)
 
 
@@ -222,14 +223,14 @@ def _ascending_epochs(options: dict) -> str | None:
 
 
 # Builders: (optimizer, epochs, base lr), then their options.
-@SCHEDULES.register("constant", summary="the base lr throughout", source="Figure 1's runs")
+@SCHEDULES.register("constant", reads_epochs=False, summary="the base lr throughout", source="Figure 1's runs")
 def _constant(optimizer, epochs: int, lr: float):
     return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
 
 
 @SCHEDULES.register("plateau", options=(PLATEAU_FACTOR, PLATEAU_PATIENCE, PLATEAU_MAX_DROPS),
                     summary="lr × factor when the validation error stops improving, at most max_drops times",
-                    source="§5")
+                    source="§5", reads_epochs=False)
 def _plateau(optimizer, epochs: int, lr: float, *, plateau_factor: float, plateau_patience: int,
              plateau_max_drops: int):
     """§5: divide the lr by 10 when the validation error stops improving, at most `plateau_max_drops` times.
@@ -244,13 +245,15 @@ def _plateau(optimizer, epochs: int, lr: float, *, plateau_factor: float, platea
         threshold_mode="abs", min_lr=floor, eps=0.0)
 
 
-@SCHEDULES.register("step", options=(STEP_SIZE, STEP_GAMMA), summary="lr × gamma every step_size epochs")
+@SCHEDULES.register("step", options=(STEP_SIZE, STEP_GAMMA), summary="lr × gamma every step_size epochs",
+                    reads_epochs=False)
 def _step(optimizer, epochs: int, lr: float, *, step_size: int, step_gamma: float):
     return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=step_gamma)
 
 
 @SCHEDULES.register("multistep", options=(MILESTONES, STEP_GAMMA), check=_ascending_epochs,
-                    summary="lr × gamma after each listed epoch", source="cuda-convnet's hand-made drops")
+                    summary="lr × gamma after each listed epoch", source="cuda-convnet's hand-made drops",
+                    reads_epochs=False)
 def _multistep(optimizer, epochs: int, lr: float, *, milestones: list[int], step_gamma: float):
     return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(milestones), gamma=step_gamma)
 
@@ -275,7 +278,7 @@ class GroupCosine(torch.optim.lr_scheduler.CosineAnnealingLR):
 
 
 @SCHEDULES.register("cosine", options=(COSINE_MIN_LR,), summary="cosine from the base lr to cosine_min_lr",
-                    source="Loshchilov & Hutter 2017")
+                    source="Loshchilov & Hutter 2017", reads_epochs=True)
 def _cosine(optimizer, epochs: int, lr: float, *, cosine_min_lr: float):
     return GroupCosine(optimizer, epochs, cosine_min_lr, lr)
 

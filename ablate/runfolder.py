@@ -213,6 +213,24 @@ class RunFolder:
         self.write_summary()
         return self.summary
 
+    def record_extension(self, other: RunFolder, config: dict[str, Any], launch: dict | None) -> dict[str, Any]:
+        """The summary of this folder continuing the run `other` completed with fewer epochs (`extended_from`
+        says which, when and at what commit; its wall time counts as this run's, as a resumed attempt's); the
+        folder's records are written once the checkpoint is in place (`write_extension`)."""
+        source = other.read_summary() or {}
+        origin = {"run": os.path.relpath(other.path, self.path), "epochs": source.get("epochs_completed"),
+                  "fingerprint": source.get("fingerprint"), "git": source.get("git"),
+                  "end_time": source.get("end_time"), "wall_s": source.get("wall_s"), "extended_time": now_iso(),
+                  "git_now": git_state()}
+        self.summary = {**{k: v for k, v in source.items() if k != "wandb"}, "status": Status.RUNNING.value,
+                        "end_time": None, "name": config.get("name"), "launch": launch, "extended_from": origin}
+        return self.summary
+
+    def write_extension(self, other: RunFolder, config: dict[str, Any]) -> None:
+        atomic_write(self.config_path, yaml.safe_dump(config, sort_keys=False))
+        atomic_write(self.metrics_path, other.metrics_path.read_text())
+        self.write_summary()
+
     def record_setup_failure(self, config: dict[str, Any], exc: BaseException, trace: str) -> None:
         """A run that failed before training: keep what an earlier attempt logged, mark it failed."""
         summary = self.read_summary()

@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import os
 import traceback
+from pathlib import Path
 
-from ablate import dist, logs
+from ablate import checkpoint, dist, logs
 from ablate.claim import RunFolderError, claim
 from ablate.config import Config
 from ablate.data import dataset_identity
@@ -37,11 +38,12 @@ def train(cfg: Config, launch: dict | None = None) -> dict:
     owner = not torchrun or os.environ["RANK"] == "0"  # other torchrun ranks check but never lock or write
     with logs.console_unless_configured(), \
             claim(cfg.out_dir, cfg.to_dict(), lock=owner, data_identity=lambda: dataset_identity(cfg.data),
-                  reuse=cfg.trainer.reuse_identical) as got:
+                  reuse=cfg.trainer.reuse_identical, extend=cfg.trainer.extend_shorter and not torchrun) as got:
         if got.same_as is not None:
             if owner:
                 log.info("%s is the same run as %s (completed): recorded as such, not trained again "
-                         "(trainer.reuse_identical=false trains it anyway)", cfg.out_dir, got.same_as)
+                         "(trainer.reuse_identical=false and trainer.extend_shorter=false train it anyway)",
+                         cfg.out_dir, got.same_as)
                 return got.run.record_same_as(RunFolder(got.same_as), cfg.to_dict(), launch)
             return RunFolder(got.same_as).read_summary()
         if got.done:
@@ -49,11 +51,31 @@ def train(cfg: Config, launch: dict | None = None) -> dict:
                 log.info("%s is already %s with this config; skipping (delete the folder or change `name` to run "
                          "it again)", cfg.out_dir, got.previous["status"])
             return got.previous
+        if torchrun and cfg.trainer.extend_shorter and owner:
+            log.warning("trainer.extend_shorter is not honoured under torchrun (its ranks start at once): %s is "
+                        "trained whole", cfg.out_dir)
+        previous = _extend(cfg, got.extend_from, launch) if got.extend_from is not None else got.previous
         world = dist.requested_world_size(cfg.trainer.devices)
         if world > 1 and not torchrun:
-            dist.spawn(_train_process, world, cfg, got.previous, launch, logs.log_files())
+            dist.spawn(_train_process, world, cfg, previous, launch, logs.log_files())
             return RunFolder(cfg.out_dir).read_summary()
-        return _train_process(cfg, got.previous, launch)
+        return _train_process(cfg, previous, launch)
+
+
+def _extend(cfg: Config, source: Path, launch: dict | None) -> dict | None:
+    """Start `cfg.out_dir` as the continuation of `source`, which completed this run with fewer epochs under a
+    schedule that does not read the budget (validated): its newest checkpoint and records, labelled with this
+    config, so `fit()` resumes where it stopped. The wandb mirror starts a new run at the next epoch. None (and
+    a warning) when `source` has no readable checkpoint: the run is then trained from scratch."""
+    run, other, config = RunFolder(cfg.out_dir), RunFolder(source), cfg.to_dict()
+    summary = run.record_extension(other, config, launch)
+    if not checkpoint.copy_as(other.path / "checkpoints", run.path / "checkpoints", config, summary):
+        log.warning("%s has no readable checkpoint to continue: %s is trained from scratch", source, cfg.out_dir)
+        return None
+    run.write_extension(other, config)
+    log.info("%s continues %s (completed at epoch %s) from its checkpoint (trainer.extend_shorter)", cfg.out_dir,
+             source, summary["extended_from"]["epochs"])
+    return summary
 
 
 def _train_process(cfg: Config, previous: dict | None, launch: dict | None = None,

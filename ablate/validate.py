@@ -53,6 +53,10 @@ def validate(cfg: Config) -> Config:
     _check_layer_names(cfg, "optim.layer_lr_mult", cfg.optim.layer_lr_mult)
     _check_data(cfg.data)
     _check_trainer(cfg.trainer)
+    if cfg.trainer.extend_shorter and SCHEDULES.get(cfg.optim.schedule).meta["reads_epochs"]:
+        raise ConfigError(f"trainer.extend_shorter=true with optim.schedule={cfg.optim.schedule}: that schedule reads "
+                          "trainer.epochs, so a shorter run's epochs are not this run's; use trainer.extend_shorter="
+                          "false (train it whole) or a schedule that does not read the budget")
     if cfg.trainer.cuda_graphs and cfg.optim.name != "sgd":
         raise ConfigError(f"trainer.cuda_graphs=true needs optim.name=sgd: {cfg.optim.name}'s step keeps a step count "
                           "on the host, which a captured graph would freeze; use optim.name=sgd or "
