@@ -99,7 +99,7 @@ CLAIMS: tuple[ClaimEntry, ...] = (
                          label=f"{act} vs relu, epochs to 40%") for act in ("tanh", "sigmoid"))
                + (Row("table_delta", "model.activation", "tanh", label="tanh vs relu, test error"),
                   Row("table_delta", "model.activation", "sigmoid", label="sigmoid vs relu, test error")),
-               note="each activation at the learning rate with its lowest validation error in a scan over 0.0003-0.01 "
+               note="each activation at the learning rate with its lowest validation error in a scan over 0.0003-0.03 "
                     "(`--tune optim.lr`; table_tuning shows every lr), epochs to 40% training error as above"),
     ClaimEntry("Two towers (§3.2), alexnet_cifar at a quarter of its kernels", "−1.7 top-1 error (ImageNet)",
                "towers_cpu", ("towers_cpu",), (Row("table_delta", "model.towers, model.width, model.scale_conv5",
