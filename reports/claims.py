@@ -56,7 +56,8 @@ CLAIMS: tuple[ClaimEntry, ...] = (
                "fig1_study_net", ("fig1_study_net",),
                (Row("table_fig1_speed_data_normalize_paper", label="raw-pixel input (the paper's)"),
                 Row("table_fig1_speed_data_normalize_standard", label="standardised input")),
-               note="each activation at convnet4's fastest learning rate for it (reports/fig1_study)"),
+               note="each activation at convnet4's fastest learning rate for it (reports/fig1_study); an 80-epoch "
+                    "budget, raw-input tanh's 40-epoch runs continued from their checkpoints"),
     ClaimEntry("LRN (§3.3)", "13% → 11% test error on CIFAR-10 (conv-local net)", "lrn_convnet4",
                ("lrn_convnet4",), (Row("table_delta", "model.norm", "none", label="convnet4"),)),
     ClaimEntry("LRN (§3.3), four-weight-layer net", "13% → 11% test error on CIFAR-10 (conv-local net)",
