@@ -24,8 +24,7 @@ from ablate.report.collect import UNSET, threshold_of
 from ablate.report.design import Design, value_order, varying_keys
 from ablate.report.page import Block
 from ablate.report.render import Table
-from ablate.report.speed import ACTIVATION, LR, Arm, compare, fig1_arms, speed_table, speedup
-from ablate.report.stats import mean_std
+from ablate.report.speed import ACTIVATION, LR, Arm, compare, epochs_cell, fig1_arms, speed_table, speedup
 
 STAT_LABELS = {"pre_std": "pre-activation std", "saturated": "saturated units (%)", "dead": "dead units (%)"}
 
@@ -84,11 +83,7 @@ class GridCell(Cell):
 
 def _cell(group: pd.DataFrame) -> GridCell:
     done = group[group["status"] == "completed"]
-    epochs = None
-    if len(done):
-        bounds = [e if e == e else last for e, last in zip(done["epochs_to_threshold"], done["last_epoch"],
-                                                             strict=True)]
-        epochs = Epochs(*mean_std(bounds), censored=int(done["epochs_to_threshold"].isna().sum()))
+    epochs = epochs_cell(done) if len(done) else None
     other = group.loc[group["status"] != "completed", "status"].value_counts()
     return GridCell(epochs, {str(s): int(c) for s, c in other.items()})
 
@@ -191,12 +186,10 @@ def baseline_arm(one: pd.DataFrame, key: str, baselines: dict[str, str]) -> tupl
     return combos.pop() if len(combos) == 1 else (UNSET,) * len(arms)
 
 
-def _arm_values(part: pd.DataFrame, arms: list[str], base: tuple[str, ...] | None = None) -> list[tuple[str, ...]]:
-    """The arms present in `part`, the baseline combination (`base`; every key unset if not given) first, then in
-    value order."""
+def _arm_values(part: pd.DataFrame, arms: list[str], base: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The arms present in `part`, the baseline combination `base` first, then in value order."""
     if not arms:
         return [()]
-    base = base or (UNSET,) * len(arms)
     combos = list(dict.fromkeys(tuple(row) for row in part[arms].itertuples(index=False)))
     return sorted(combos, key=lambda c: (c != base, c))
 
