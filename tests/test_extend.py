@@ -79,3 +79,20 @@ def test_a_schedule_that_reads_the_budget_is_refused_before_any_work(make_config
     with pytest.raises(ConfigError, match="trainer.extend_shorter=false"):
         make_config(["optim.schedule=cosine", EXTEND], "cosine")
     assert not (tmp_path / "cosine").exists()
+
+
+def test_a_report_counts_a_continued_run_once_as_the_longer_run(make_config, tmp_path, capsys):
+    from ablate.report.collect import collect, per_run
+    from ablate.report.design import varying_keys
+    ablate.train(make_config([*STEP, "trainer.epochs=1"], "sweep/trainer.epochs=1"))
+    ablate.train(make_config([*STEP, "trainer.epochs=2", EXTEND], "sweep/trainer.epochs=2"))
+    stop = ["trainer.stop_at_train_err=0.99"]  # the shorter run stopped at its threshold: recorded as the longer
+    ablate.train(make_config([*stop, "trainer.epochs=2"], "stopped/trainer.epochs=2"))
+    ablate.train(make_config([*stop, "trainer.epochs=3", EXTEND], "stopped/trainer.epochs=3"))
+    for sweep, kept in (("sweep", "trainer.epochs=2"), ("stopped", "trainer.epochs=3")):
+        one = per_run(collect(tmp_path / sweep))
+        assert one["run"].tolist() == [kept] and "trainer.epochs" not in varying_keys(one)
+        assert "reported as trainer.epochs" in capsys.readouterr().err
+    longer = tmp_path / "sweep" / "trainer.epochs=2" / "summary.json"
+    longer.write_text(json.dumps({**summary(longer.parent), "status": "running"}))  # not completed: both stay
+    assert sorted(per_run(collect(tmp_path / "sweep"))["run"]) == ["trainer.epochs=1", "trainer.epochs=2"]

@@ -5,7 +5,8 @@ run's status and provenance. A run is named by its folder's path relative to the
 (or the deepest folder common to several): `run` and `out_dir` never carry the machine a report was made on. A run folder is read leniently: a truncated last line of metrics.csv (a run killed
 mid-write) or malformed rows are dropped, a bad summary.json leaves status "unknown", and a folder with no
 readable config.yaml, or with no record at all, is skipped. Each run with any of that, or whose status is not
-"completed", gets exactly one warning line; nothing is dropped silently.
+"completed", gets exactly one warning line; nothing is dropped silently. A run that a completed longer-budget
+run carries whole (trainer.extend_shorter) is reported as that run, with a warning naming both.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ RUN_FILES = ("summary.json", "metrics.csv", "config.yaml")
 # Run-level columns taken from summary.json (config keys are dotted, or one of TOP_LEVEL_KEYS).
 INFO_COLUMNS = ["run", "status", "problems", "epochs_completed", "diverged_step", "error", "params", "world_size",
                 "wall_s", "git_sha", "git_dirty", "start_time", "end_time", "ablate_version", "torch_version",
-                "machine", "wandb_url"]  # wandb_url: only when a run was mirrored online (summary.json's `wandb` block)
+                "machine", "continues", "wandb_url"]
+# continues: the folder (relative to the run's own) whose epochs are this run's first ones — extended_from's, or
+# same_as'; wandb_url: only when a run was mirrored online (summary.json's `wandb` block)
 TOP_LEVEL_KEYS = ("name", "seed", "out_dir")
 
 
@@ -174,6 +177,7 @@ def run_info(name: str, summary: dict) -> dict[str, Any]:
     for key in ("epochs_completed", "diverged_step", "error", "params", "world_size", "wall_s",
                 "start_time", "end_time", "machine"):
         info[key] = summary.get(key)
+    info["continues"] = (summary.get("extended_from") or {}).get("run") or summary.get("same_as")
     url = (summary.get("wandb") or {}).get("url")
     if url:  # a link, never a read: the report's numbers come from the run folder alone
         info["wandb_url"] = url
@@ -228,10 +232,33 @@ def collect(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> pd.DataFr
     """Run folders under `paths` (searched at any depth) → one row per run per epoch."""
     paths = as_paths(paths)
     root = runs_root(paths)
-    frames = [f for f in (read_run(p, relative_name(p, root)) for p in find_runs(paths)) if f is not None]
+    read = {p: read_run(p, relative_name(p, root)) for p in find_runs(paths)}
+    frames = drop_continued({p: f for p, f in read.items() if f is not None})
     if not frames:
         return pd.DataFrame(columns=["run", "status", "epoch"])
     return pd.concat(frames, ignore_index=True)
+
+
+def _budget(frame: pd.DataFrame) -> float:
+    return float(pd.to_numeric(frame["trainer.epochs"], errors="coerce").iloc[0]) if "trainer.epochs" in frame \
+        else math.nan
+
+
+def drop_continued(read: dict[Path, pd.DataFrame]) -> list[pd.DataFrame]:
+    """The runs, less each one a completed run among them carries whole at a longer budget (trainer.extend_shorter
+    continued it, or recorded it as the longer run when it had stopped at its threshold): its epochs are that
+    run's first ones, so it is reported once, as the longer run, and trainer.epochs is not an axis of the sweep.
+    A run continued by one that has not completed stays, beside it: each budget is then what was measured."""
+    real = {os.path.realpath(p): p for p in read}
+    carried: dict[Path, str] = {}
+    for path, frame in read.items():
+        first = frame.iloc[0]
+        source = real.get(os.path.realpath(path / first["continues"])) if isinstance(first["continues"], str) else None
+        if source is not None and first["status"] == Status.COMPLETED and _budget(read[source]) < _budget(frame):
+            carried[source] = first["run"]
+    for source, by in sorted(carried.items()):
+        warn(f"{source}: reported as {by}, which carries its epochs to a longer trainer.epochs (counted once)")
+    return [f for p, f in read.items() if p not in carried]
 
 
 def config_keys(runs: pd.DataFrame) -> list[str]:
