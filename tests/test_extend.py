@@ -82,8 +82,9 @@ def test_a_schedule_that_reads_the_budget_is_refused_before_any_work(make_config
 
 
 def test_a_report_counts_a_continued_run_once_as_the_longer_run(make_config, tmp_path, capsys):
-    from ablate.report.collect import collect, per_run
+    from ablate.report.collect import collect
     from ablate.report.design import varying_keys
+    from ablate.report.runtable import per_run
     ablate.train(make_config([*STEP, "trainer.epochs=1"], "sweep/trainer.epochs=1"))
     ablate.train(make_config([*STEP, "trainer.epochs=2", EXTEND], "sweep/trainer.epochs=2"))
     stop = ["trainer.stop_at_train_err=0.99"]  # the shorter run stopped at its threshold: recorded as the longer

@@ -279,8 +279,8 @@ def _report(tmp_path, *paths):
 
 
 def test_the_same_config_and_seed_in_two_folders_counts_once(make_config, tmp_path):
-    from ablate.report.collect import per_run
     from ablate.report.inputs import load
+    from ablate.report.runtable import per_run
 
     for run in ("a", "b"):  # b writes a default explicitly: another folder name, the same run
         ablate.train(make_config(["optim.lr=0.01"] if run == "b" else [], run))
@@ -308,8 +308,8 @@ def test_repeated_epochs_are_kept_once_or_the_run_excluded(make_config, tmp_path
         config = yaml.safe_load((tmp_path / name / "config.yaml").read_text())
         config["seed"] = {"same": 5, "conflict": 6}[name]
         (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(config))
-    from ablate.report.collect import per_run
     from ablate.report.inputs import load
+    from ablate.report.runtable import per_run
     one = per_run(load([tmp_path]), 0.25).set_index("seed")
     assert one.loc["5", "status"] == "completed" and "logged twice with the same values" in one.loc["5", "problems"]
     assert one.loc["5", "epochs_logged"] == 2
@@ -350,8 +350,8 @@ def test_a_sibling_that_completed_the_same_run_is_recorded_not_trained_again(mak
     assert "same_as" not in ablate.train(other)  # another run: trained
     fresh = make_config(["model.pool=overlap"], "sweep/again")
     assert "same_as" not in ablate.train(fresh)
-    from ablate.report.collect import per_run
     from ablate.report.inputs import load
+    from ablate.report.runtable import per_run
     statuses = per_run(load([tmp_path / "sweep"]), 0.25)["status"].value_counts().to_dict()
     assert statuses == {"completed": 2, "duplicate": 2}  # same_as and the forced retrain: counted once
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ablate.report.collect import collect, per_run
+from ablate.report.collect import collect
 from ablate.report.design import Design
+from ablate.report.runtable import per_run
 from ablate.report.speed import fig1_arms
 from ablate.report.tables import delta_table
 from tests.test_report_handmade import RELU_ERR, T4, config, write_run

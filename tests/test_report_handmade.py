@@ -22,9 +22,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from ablate.report.collect import collect, per_run
+from ablate.report.collect import collect
 from ablate.report.command import main as report_main
 from ablate.report.design import Design
+from ablate.report.runtable import per_run
 from ablate.report.speed import fig1_arms, speedup
 from ablate.report.stats import epochs_to, t_quantile, welch_ci
 from ablate.report.tables import delta_table, ilsvrc_table, verdict
@@ -323,8 +324,9 @@ def test_separate_validation_split_gets_its_own_columns_and_curves(tmp_path):
 
 def test_config_keys_named_like_metrics_stay_config_keys(tmp_path):
     """trainer.stop_at_train_err ends in _err but is a config key, not a metric (a float axis would crash)."""
-    from ablate.report.collect import collect, per_run
+    from ablate.report.collect import collect
     from ablate.report.design import Design
+    from ablate.report.runtable import per_run
     for name, lr, rows in [("a", 0.01, "1,10,0.01,1.0,0.5\n"), ("b", 0.02, "")]:
         run = tmp_path / name
         run.mkdir()

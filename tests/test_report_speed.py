@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ablate.report.collect import collect, per_run
+from ablate.report.collect import collect
 from ablate.report.design import Design
+from ablate.report.runtable import per_run
 from ablate.report.speed import DRAWS, SEED, compare, fig1_arms, speed_table, speedup
 from ablate.report.stats import selection_ci, welch_ci
 from ablate.report.tables import delta_table

@@ -6,7 +6,8 @@ inputs / collect (run folders or runs.csv → tidy table) → design (axes, base
 paper's reference numbers and claims live in `ablate.report.paper`.
 """
 
-from ablate.report.collect import collect, find_runs, flatten, per_run
+from ablate.report.collect import collect, find_runs, flatten
 from ablate.report.design import Design
+from ablate.report.runtable import per_run
 
 __all__ = ["Design", "collect", "find_runs", "flatten", "per_run"]

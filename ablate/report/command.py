@@ -21,12 +21,13 @@ import pandas as pd
 
 from ablate import __version__
 from ablate.report import figures, page, study, tables, tuning
-from ablate.report.collect import per_run, run_table, warn
+from ablate.report.collect import warn
 from ablate.report.design import Design, commonest, varying_keys
 from ablate.report.inputs import InputError, load
 from ablate.report.page import Block
 from ablate.report.paper import FIG1_THRESHOLD, PAPER
 from ablate.report.render import Table
+from ablate.report.runtable import per_run, run_table
 from ablate.report.speed import fig1_arms, speed_table, speedup, threshold
 
 FORMATS = ("md", "html", "tex", "csv", "png", "pdf")

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ablate.identity import is_bookkeeping
-from ablate.report.collect import UNSET, config_keys
 from ablate.report.paper import DEFAULT_BASELINES
+from ablate.report.runtable import UNSET, config_keys
 
 
 def value_order(values) -> list[str]:
@@ -81,7 +81,7 @@ class Design:
 
     @classmethod
     def of(cls, table: pd.DataFrame, overrides: dict[str, str] | None = None) -> Design:
-        """The design of `table` (one row per run, config values as strings, see collect.per_run)."""
+        """The design of `table` (one row per run, config values as strings, see runtable.per_run)."""
         overrides = overrides or {}
         keys = varying_keys(table)
         # Keys with a chosen baseline lead their group, so a tied width never hides towers=2.

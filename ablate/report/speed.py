@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from ablate.report.cells import Epochs, RatioCI
-from ablate.report.collect import threshold_of
 from ablate.report.design import Design, value_order
 from ablate.report.paper import FIG1_THRESHOLD
 from ablate.report.render import Table
+from ablate.report.runtable import threshold_of
 from ablate.report.stats import mean_std, selection_ci
 
 ACTIVATION, LR = "model.activation", "optim.lr"

@@ -20,10 +20,10 @@ from matplotlib import ticker
 
 from ablate.report import figures
 from ablate.report.cells import Cell, Epochs
-from ablate.report.collect import UNSET, threshold_of
 from ablate.report.design import Design, value_order, varying_keys
 from ablate.report.page import Block
 from ablate.report.render import Table
+from ablate.report.runtable import UNSET, threshold_of
 from ablate.report.speed import ACTIVATION, LR, Arm, compare, epochs_cell, fig1_arms, speed_table, speedup
 
 STAT_LABELS = {"pre_std": "pre-activation std", "saturated": "saturated units (%)", "dead": "dead units (%)"}

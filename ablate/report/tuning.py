@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ablate.report.collect import threshold_of
 from ablate.report.design import Design, value_order
 from ablate.report.render import Table
+from ablate.report.runtable import threshold_of
 from ablate.report.speed import epochs_cell
 from ablate.report.tables import completed, pct, splits
 
