@@ -1,7 +1,7 @@
 """Reports: run folders → tidy table → figures and tables. Reads run folders, or the runs.csv of an earlier report
 (never the trainer, never wandb).
 
-inputs / collect (run folders or runs.csv → tidy table) → design (axes, baselines) → speed (Figure 1) / tables
+inputs / collect (run folders or runs.csv → tidy table) → runtable (one row per run) → design (axes, baselines) → speed (Figure 1) / tables
 (verdicts) / figures → cells (numbers) → render (md, LaTeX, CSV, HTML) → page; `command` is `ablate-report`. The
 paper's reference numbers and claims live in `ablate.report.paper`.
 """
