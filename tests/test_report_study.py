@@ -103,3 +103,24 @@ def test_an_arm_of_a_key_every_run_records_borrows_relu_from_the_arm_at_its_base
     grid = grid[grid["row"] == "measured"]
     assert [tuple(r) for r in grid[["model_tanh_a", "activation"]].itertuples(index=False)] == [
         ("1", "relu"), ("1", "tanh"), ("1.7159", "tanh")]
+
+
+def test_an_arm_whose_neighbouring_lr_has_one_seed_still_shows_the_interval_of_its_picked_cells(tmp_path):
+    """The interval that redoes the lr pick needs n >= 2 at every lr that reached the threshold; with a neighbour
+    at one seed the row says 'n < 2' there, and 'lrs held fixed' gives the plain interval of the two picked cells
+    (n = 3 each), as the per-input speed tables do."""
+    from ablate.report.collect import collect
+    from ablate.report.runtable import per_run
+    from ablate.report.study import arm_speed_table
+    from tests.test_report_handmade import config, linear, write_run
+    cells = {("relu", 0.01): [3.7, 4.1, 4.3], ("tanh", 0.01): [7.6, 8.1, 8.4], ("tanh", 0.02): [9.0]}
+    for (act, lr), crossings in cells.items():
+        for s, cross in enumerate(crossings):
+            cfg = config(s, act, lr=lr)
+            cfg["data"]["normalize"] = "paper"
+            write_run(tmp_path / f"{act}-{lr}-{s}", cfg, linear(cross, 12), 30, 5)
+    table, _ = arm_speed_table(per_run(collect([tmp_path]), 0.25), "data.normalize", {})
+    row = dict(zip(table.columns, table.cells[0], strict=True))
+    assert row["tanh lr"] == "0.01" and row["tanh / relu [95% CI]"].text().endswith("[n < 2]")
+    held = row["lrs held fixed"]
+    assert held.lo < 8.03 / 4.03 < held.hi and held.text() == f"{held.ratio:.2f}× [{held.lo:.2f}, {held.hi:.2f}]"

@@ -146,17 +146,20 @@ def arm_speed_table(one: pd.DataFrame, key: str, baselines: dict[str, str]) -> t
                                            if v != b]])] = list(own.values())
             rows.append([value, *combo, *picked["relu"][1], *picked["tanh"][1],
                          compare(tanh, relu).cell() if relu and tanh else None,
+                         compare(tanh, relu, choose=False).cell() if relu and tanh else None,
                          ", ".join(note for _, _, note in picked.values() if note) or "this arm's runs"])
-    columns = [key, *arms, "relu lr", "relu", "tanh lr", "tanh", "tanh / relu [95% CI]", "runs"]
+    columns = [key, *arms, "relu lr", "relu", "tanh lr", "tanh", "tanh / relu [95% CI]", "lrs held fixed", "runs"]
     return Table("table_fig1_speed_arms", f"Epochs to {threshold_of(one):.0%} training error and tanh/relu in every "
                  f"arm ({', '.join([key, *arms])}), each activation at its fastest lr within the arm", columns, rows,
                  notes=["As the per-input speed tables: the fastest lr is picked per activation within the arm, on "
-                        "these same runs, so the interval redoes the pick in every draw. 'runs' says where an "
+                        "these same runs, so the interval redoes the pick in every draw (it needs n ≥ 2 at every lr "
+                        "where the activation reached the threshold); 'lrs held fixed' takes the two picked cells as "
+                        "given (a plain interval, narrower; shown, never judged on). 'runs' says where an "
                         "activation the arm did not run was taken from, or that one it ran has no completed run "
                         "(its entry then counts its runs by status, e.g. '1 diverged', at the lrs it ran). "
                         f"'{UNSET}': the key is not in the run's config (its default)."],
                  keys=[slug(key), *[slug(k) for k in arms], "relu_lr", "relu", "tanh_lr", "tanh", "tanh_over_relu",
-                       "runs"]), by_arm
+                       "tanh_over_relu_fixed", "runs"]), by_arm
 
 
 def _activation_entry(act: str, own: dict[str, Arm], baseline: dict[str, Arm],
