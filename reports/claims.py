@@ -11,7 +11,7 @@ report does not exist yet says "not run" with the command that runs it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +20,7 @@ from ablate.report.paper import CLAIMS as CLAIMS_OF_PAPER
 from ablate.report.verdicts import verdict
 
 REPORTS = Path(__file__).resolve().parent
+SUCCESSORS = ("leaky_relu", "elu", "gelu", "prelu")  # the activation family's arms that no paper claim is about
 DATA = "data.root=../shared/data/cifar10 hydra/launcher=ablate_joblib trainer.threads=1 trainer.device=cpu"
 
 
@@ -32,6 +33,7 @@ class Row:
     measure: str = "top-1 err (pts)"  # table_delta: the measure column
     baseline: str = ""  # table_delta: the baseline column, where an axis has rows against several
     label: str = ""  # shown before the number when a claim has several rows (e.g. the net or input scale)
+    values: tuple[str, ...] = ()  # table_delta: several values on one line instead of `value` (arms with no claim)
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,12 @@ CLAIMS: tuple[ClaimEntry, ...] = (
                                           Row("table_delta", "model.activation", "sigmoid", "epochs to 40% train "
                                               "err (ratio)", label="sigmoid vs relu, epochs to 40%"),
                                           Row("table_delta", "model.activation", "tanh",
-                                              label="tanh vs relu, test error")),
+                                              label="tanh vs relu, test error"),
+                                          Row("table_delta", measure="epochs to 40% train err (ratio)",
+                                              axis="model.activation", values=SUCCESSORS,
+                                              label="successors vs relu, epochs to 40%"),
+                                          Row("table_delta", "model.activation", values=SUCCESSORS,
+                                              label="successors vs relu, test error")),
                note="every activation at the layer file's lr 0.001, not chosen per activation (the scan that chooses "
                     "it: sweeps/activation_lr_convnet4.yaml); epochs to 40% training error (declared in the sweep "
                     "file before the arms were read): the claims protocol's ReLU ends 20 epochs at 24-27%, at Figure "
@@ -145,6 +152,15 @@ def delta_cell(table: pd.DataFrame, row: Row) -> tuple[str, str] | None:
     elif bound:
         point, ci = f"? {point}", "(unknown: some baseline runs never reached the threshold)"
     return f"{point} {ci}, n={int(r['n_value'])}/{int(r['n_baseline'])}", str(r["verdict"])
+
+
+def values_cell(table: pd.DataFrame, row: Row) -> tuple[str, str]:
+    """(ours, verdicts) for several values of one axis on one line, each as delta_cell writes it; a value the
+    report has no row for says so, rather than dropping out of the line."""
+    cells = [(v, delta_cell(table, replace(row, value=v, values=()))) for v in row.values]
+    ours = "; ".join(f"{v} {got[0]}" if got else f"{v}: not run yet" for v, got in cells)
+    verdicts = dict.fromkeys(got[1] for _, got in cells if got)  # in order, once each
+    return ours, " / ".join(verdicts) or "—"
 
 
 def speed_cell(table: pd.DataFrame) -> tuple[str, str] | None:
@@ -216,7 +232,8 @@ def answer(entry: ClaimEntry, top: str) -> list[str]:
         got = None
         if path.exists():
             table = pd.read_csv(path, keep_default_na=False, na_values=[""])
-            got = speed_cell(table) if "speed" in row.table else delta_cell(table, row)
+            got = (speed_cell(table) if "speed" in row.table else values_cell(table, row) if row.values
+                   else delta_cell(table, row))
         ours, verdict = got or ("no such row yet (runs missing)", "—")
         label = f"{row.label}: " if row.label else ""
         lines.append(f"| {entry.claim} | {entry.paper} | {label}{ours} | {verdict} | {protocol}, {link} | "

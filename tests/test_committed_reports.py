@@ -98,3 +98,19 @@ def test_readme_takes_each_provenance_item_whole():
     _, sync_readme = _scripts()
     text = "# Provenance\n\n- Status: **partial**: seed 0 done,\n  seeds 1-2 queued.\n- Runs: one line.\n\n  not an item\n"
     assert sync_readme.bullets(text) == ["- Status: **partial**: seed 0 done, seeds 1-2 queued.", "- Runs: one line."]
+
+
+def test_several_arms_on_one_line_each_read_from_its_own_row_and_a_missing_one_said_not_run():
+    import pandas as pd
+    claims, _ = _scripts()
+    table = pd.DataFrame({"row": ["measured"] * 3, "axis": ["model.activation"] * 3,
+                          "value": ["leaky_relu", "gelu", "gelu"], "baseline": ["relu"] * 3,
+                          "measure": ["top-1 err (pts)", "top-1 err (pts)", "top-5 err (pts)"],
+                          "delta": [0.29, -1.5, 9.0], "delta_lo": [-2.66, -2.0, 8.0], "delta_hi": [3.24, -1.0, 10.0],
+                          "delta_bound": ["", "", ""], "n_value": [3, 2, 2], "n_baseline": [3, 3, 3],
+                          "verdict": ["no claim"] * 3})
+    row = claims.Row("table_delta", "model.activation", values=("leaky_relu", "elu", "gelu"))
+    ours, verdicts = claims.values_cell(table, row)
+    assert ours == ("leaky_relu +0.29 pts [-2.66, +3.24], n=3/3; elu: not run yet; "
+                    "gelu -1.50 pts [-2.00, -1.00], n=2/3")
+    assert verdicts == "no claim"
