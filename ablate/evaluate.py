@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # as training does by default: speed only (trainer.flush_denormal)
     # The report's own walk (any depth); a folder without summary.json has no status to check.
     folders = [f for f in find_runs(args.runs) if (f / "summary.json").exists()]
     if not folders:

@@ -56,6 +56,7 @@ class Trainer:
                              "processes; choose a multiple")
         if t.threads:
             torch.set_num_threads(t.threads)
+        torch.set_flush_denormal(t.flush_denormal)  # process-wide: each run of an in-process sweep sets its own
         self.cfg = cfg
         self.env = env
         self.device = device

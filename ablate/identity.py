@@ -32,7 +32,7 @@ from ablate.registry import ConfigError
 BOOKKEEPING: tuple[str, ...] = (
     "name", "out_dir",  # where the folder is
     "trainer.device", "trainer.devices", "trainer.jobs_per_gpu",  # placement (recorded in summary.json)
-    "trainer.threads", "trainer.compile", "trainer.channels_last",  # speed only
+    "trainer.threads", "trainer.compile", "trainer.channels_last", "trainer.flush_denormal",  # speed only
     "trainer.pack", "trainer.cuda_graphs", "trainer.cudnn_benchmark", "trainer.fused_lrn",  # speed only (see each)
     "trainer.progress", "trainer.check_every", "trainer.ckpt_every", "trainer.eval_batch_size",
     "trainer.reuse_identical", "trainer.extend_shorter",
@@ -48,6 +48,7 @@ ADDED_KEYS: dict[str, tuple[Any, ...]] = {
     "model.layer_init_scale": (None, {}),
     "optim.layer_lr_mult": (None, {}),
     "trainer.extend_shorter": (False,),  # bookkeeping too; listed so config.yaml's pinned text stays as it was
+    "trainer.flush_denormal": (True, False),  # bookkeeping (speed only): either value leaves the pinned text as it was
 }
 # Keys whose empty dict means what None meant when runs recorded None (the default was None before it was {}):
 # compared as None.

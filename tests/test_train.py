@@ -84,3 +84,21 @@ def test_stop_at_train_err_ends_the_run_early_as_completed(make_config):
     summary = ablate.train(make_config(["data.subset=1000", "trainer.epochs=8", "trainer.stop_at_train_err=0.5"]))
     assert summary["status"] == "completed" and summary["epochs_completed"] < 8
     assert summary["final"]["train_err"] <= 0.5 and "stop_at_train_err" in summary["stopped_early"]
+
+
+@pytest.mark.parametrize("flush", [True, False])
+def test_trainer_flush_denormal_sets_cpu_subnormals_to_zero_and_leaves_the_run_identity_alone(make_config, flush):
+    import torch
+
+    from ablate.identity import fingerprint
+    cfg = make_config([f"trainer.flush_denormal={str(flush).lower()}", "trainer.epochs=1"])
+    try:
+        torch.set_flush_denormal(not flush)
+        assert ablate.train(cfg)["status"] == "completed"
+        tiny = (torch.tensor([1e-30]) * 1e-9).item()  # 1e-39: a float32 subnormal, unless flushed
+        assert (tiny == 0.0) == flush
+    finally:
+        torch.set_flush_denormal(False)
+    # speed only (bookkeeping): the same run either way, so a folder made with one value resumes under the other
+    other = make_config([f"trainer.flush_denormal={str(not flush).lower()}", "trainer.epochs=1"])
+    assert fingerprint(cfg.to_dict()) == fingerprint(other.to_dict())
