@@ -2,7 +2,8 @@
 
     config.yaml        the resolved config: what this folder's numbers were computed with
     metrics.csv        one row per finished epoch: METRIC_COLUMNS, then any extra columns (activation statistics)
-    summary.json       status, provenance (git, versions, machine, argv, start time), final and best rows, repairs;
+    summary.json       status, provenance (git, versions, machine, argv, start time; resumed_under: the code a resume
+                       ran), final and best rows, repairs;
                        summary.prev.json is the copy from before its last rewrite
     checkpoints/       last.pt, previous.pt (ablate.checkpoint); each also holds the epoch rows and the summary
     traceback.txt      when the run failed
@@ -156,6 +157,7 @@ class RunFolder:
         here, seen = machine(extra.get("device")), self.summary.get("machine")
         # Resumed elsewhere: both machines computed these numbers, and the record names each.
         self.summary["machine"] = here if not seen else seen if seen.split(" then ")[-1] == here else f"{seen} then {here}"
+        self._note_other_code(len(rows))
         self.summary.update(status=Status.RUNNING.value, end_time=None, resumes=self.summary.get("resumes", 0) + 1,
                             wall_s_before_resume=self.summary.get("wall_s", 0.0), **extra)
         self._set_epoch_fields(rows)
@@ -163,6 +165,16 @@ class RunFolder:
             self.summary["repairs"] = self.summary.get("repairs", []) + [f"{now_iso()}: {r}" for r in repairs]
         self.write_summary()
         return repairs
+
+    def _note_other_code(self, epochs: int) -> None:
+        """Resumed under another commit or other package versions: `git` and `versions` stay the first attempt's,
+        and `resumed_under` lists each change with the epoch its numbers start after."""
+        history = self.summary.get("resumed_under") or []
+        here = {"git": git_state(), "versions": versions()}
+        last = {k: next((h[k] for h in reversed(history) if k in h), self.summary.get(k)) for k in here}
+        changed = {k: v for k, v in here.items() if v != last[k]}
+        if changed:
+            self.summary["resumed_under"] = [*history, {"at": now_iso(), "after_epoch": epochs, **changed}]
 
     def _metrics_repairs(self, rows: list[dict[str, Any]]) -> list[str]:
         if not self.metrics_path.exists():

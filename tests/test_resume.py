@@ -154,3 +154,29 @@ def test_summary_names_the_machine_and_a_resume_elsewhere_adds_it(make_config):
     again = {**json.loads((folder / "summary.json").read_text()), "status": "preempted"}
     (folder / "summary.json").write_text(json.dumps(again))
     assert ablate.train(cfg)["machine"] == f"Other CPU then {machine('cpu')}"  # the same machine is named once
+
+
+def test_a_resume_under_another_commit_is_recorded_and_the_report_names_both(make_config, monkeypatch, tmp_path):
+    import ablate
+    from ablate import runfolder
+    from ablate.report.collect import collect
+    from ablate.report.page import provenance
+    from ablate.report.runtable import per_run
+    cfg = make_config(["trainer.epochs=2"])
+    ablate.train(cfg)
+    folder = Path(cfg.out_dir)
+    first = json.loads((folder / "summary.json").read_text())
+    assert "resumed_under" not in first
+    other = {"sha": "f" * 40, "dirty": False}
+    monkeypatch.setattr(runfolder, "git_state", lambda: other)  # as if the code moved on between the two attempts
+    for _ in range(2):  # the second resume, under the same commit as the first, adds nothing
+        (folder / "summary.json").write_text(json.dumps({**json.loads((folder / "summary.json").read_text()),
+                                                         "status": "preempted"}))
+        resumed = ablate.train(cfg)
+        assert resumed["git"] == first["git"]  # the first attempt's, as before
+        assert [(h["git"], h["after_epoch"]) for h in resumed["resumed_under"]] == [(other, 2)]
+        assert "versions" not in resumed["resumed_under"][0]  # unchanged, so not repeated
+    runs = per_run(collect([folder]))
+    assert runs["git_resumed"].iloc[0] == "f" * 40
+    git_table = next(b.content for b in provenance(runs, "cmd") if getattr(b.content, "name", "") == "git")
+    assert [row[0] for row in git_table.cells] == [f"{str(first['git']['sha'])[:12]} then ffffffffffff"]

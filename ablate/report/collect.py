@@ -28,8 +28,9 @@ from ablate.runfolder import TIMING_COLUMNS, Status
 RUN_FILES = ("summary.json", "metrics.csv", "config.yaml")
 # Run-level columns taken from summary.json (config keys are dotted, or one of TOP_LEVEL_KEYS).
 INFO_COLUMNS = ["run", "status", "problems", "epochs_completed", "diverged_step", "error", "params", "world_size",
-                "wall_s", "git_sha", "git_dirty", "start_time", "end_time", "ablate_version", "torch_version",
+                "wall_s", "git_sha", "git_dirty", "git_resumed", "start_time", "end_time", "ablate_version", "torch_version",
                 "machine", "continues", "wandb_url"]
+# git_resumed: the commits a resumed run's later epochs were computed under (" then "-joined), when not git_sha's;
 # continues: the folder (relative to the run's own) whose epochs are this run's first ones — extended_from's, or
 # same_as'; wandb_url: only when a run was mirrored online (summary.json's `wandb` block)
 TOP_LEVEL_KEYS = ("name", "seed", "out_dir")
@@ -165,11 +166,17 @@ def _read_structured(path: Path, problems: list[str]) -> dict | None:
     return data
 
 
+def resumed_shas(summary: dict) -> str | None:
+    """The commits a run was resumed under after its first (summary.json's resumed_under), oldest first."""
+    shas = [(h["git"] or {}).get("sha") or "unknown" for h in summary.get("resumed_under") or [] if "git" in h]
+    return " then ".join(shas) or None
+
+
 def run_info(name: str, summary: dict) -> dict[str, Any]:
     git, versions = summary.get("git") or {}, summary.get("versions") or {}
     info = {"run": name, "status": summary.get("status", "unknown"),
             "ablate_version": versions.get("ablate"), "torch_version": versions.get("torch"),
-            "git_sha": git.get("sha"), "git_dirty": git.get("dirty")}
+            "git_sha": git.get("sha"), "git_dirty": git.get("dirty"), "git_resumed": resumed_shas(summary)}
     for key in ("epochs_completed", "diverged_step", "error", "params", "world_size", "wall_s",
                 "start_time", "end_time", "machine"):
         info[key] = summary.get(key)

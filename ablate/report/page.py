@@ -32,7 +32,9 @@ class Block:
 def provenance(per_run: pd.DataFrame, command: str) -> list[Block]:
     """The command, when it ran, how many runs in which status, and which code and dates they come from."""
     counts = per_run["status"].value_counts()
-    shas = per_run.assign(sha=per_run["git_sha"].fillna("unknown").astype(str).str[:12],
+    later = per_run.get("git_resumed", pd.Series(None, index=per_run.index)).map(
+        lambda chain: "".join(f" then {s[:12]}" for s in str(chain).split(" then ")) if isinstance(chain, str) else "")
+    shas = per_run.assign(sha=per_run["git_sha"].fillna("unknown").astype(str).str[:12] + later,
                           dirty=per_run["git_dirty"].map({True: "yes", False: "no"}).fillna("unknown"))
     git_rows = [[sha, dirty, len(g)] for (sha, dirty), g in shas.groupby(["sha", "dirty"])]
     starts = per_run["start_time"].dropna().astype(str)
