@@ -166,7 +166,8 @@ def delta_cell(table: pd.DataFrame, row: Row) -> tuple[str, str] | None:
         return None
     r = hit.iloc[0]
     ratio = "ratio" in row.measure
-    bound = str(r.get("delta_bound") or "") if ratio else ""  # a speed ratio with censored runs
+    bound = r.get("delta_bound") if ratio else ""  # a speed ratio with censored runs; an empty cell reads as NaN
+    bound = bound if isinstance(bound, str) else ""
     point = f"{r['delta']:.2f}×" if ratio else f"{_num(r['delta'])} pts"
     ci = (f"[{r['delta_lo']:.2f}, {r['delta_hi']:.2f}]" if ratio else f"[{_num(r['delta_lo'])}, {_num(r['delta_hi'])}]"
           ) if math.isfinite(r["delta_lo"]) else "[no interval]"

@@ -114,3 +114,15 @@ def test_several_arms_on_one_line_each_read_from_its_own_row_and_a_missing_one_s
     assert ours == ("leaky_relu +0.29 pts [-2.66, +3.24], n=3/3; elu: not run yet; "
                     "gelu -1.50 pts [-2.00, -1.00], n=2/3")
     assert verdicts == "no claim"
+
+
+def test_a_speed_ratio_without_censored_runs_is_shown_as_measured():
+    import io
+
+    import pandas as pd
+    claims, _ = _scripts()
+    csv = ("axis,value,baseline,n_value,n_baseline,measure,delta,delta_lo,delta_hi,delta_bound,verdict,row\n"
+           "model.activation,elu,relu,3,3,epochs to 40% train err (ratio),0.75,0.6,0.9,,no claim,measured\n")
+    table = pd.read_csv(io.StringIO(csv), keep_default_na=False, na_values=[""])  # as answer() reads the report
+    row = claims.Row("table_delta", "model.activation", "elu", "epochs to 40% train err (ratio)")
+    assert claims.delta_cell(table, row) == ("0.75× [0.60, 0.90], n=3/3", "no claim")
