@@ -111,8 +111,12 @@ _AT_LAYER_FILE_LR: tuple[ClaimEntry, ...] = (
                     "~3 from 0.001, widened where a pick sat at an edge (`--tune optim.lr`; table_tuning shows every "
                     "lr that ran), epochs to 40% training error as above"),
     ClaimEntry("Two towers (§3.2), alexnet_cifar at a quarter of its kernels", "−1.7 top-1 error (ImageNet)",
-               "towers_cpu", ("towers_cpu",), (Row("table_delta", "model.towers, model.width, model.scale_conv5",
-                                                "towers=1, width=0.125, scale_conv5=false", label="2 towers vs 1 at half width"),)),
+               "towers_cpu_scaled", ("towers_cpu_scaled",),
+               (Row("table_delta", "model.towers, model.width, model.scale_conv5",
+                    "towers=1, width=0.125, scale_conv5=false", label="2 towers vs 1 at half width"),),
+               note="conv2–conv5's N(0, 0.01²) ×2 (= 1/√width), so each arm starts at its full-size net's per-layer "
+               "scale: with the literal 0.01 both arms stayed at chance for 3-6 epochs while the plateau schedule "
+               "cut the lr (reports/towers_cpu); 12 epochs"),
     ClaimEntry("Two towers (§3.2)", "−1.7 top-1 error (ImageNet)", "towers_cifar", ("towers",),
                command="GPU: ablate-train -m +sweeps=towers data.root=... trainer.device=cuda (alexnet_cifar at "
                        "full width; a CPU cannot train it in a session)"),
