@@ -102,3 +102,16 @@ def test_lrn_bench_quick_times_every_shape(tmp_path):
     assert [r["shape"] for r in rows][0] == "convnet4 conv1" and len(rows) == 5
     assert all(len(r["torch_ms"]["values"]) == 2 and r["ablate_ms"]["median"] > 0 for r in rows)
     assert "| AlexNet conv1 (two towers) | 2×96×55×55 |" in out.read_text()
+
+
+def test_init_scale_shows_the_quarter_width_stall_and_its_fix(tmp_path):
+    """sweeps/towers_cpu_scaled.yaml's premise: at a quarter of the kernels §5's fixed N(0, 0.01²) starts conv4
+    several times smaller than the full-width net, and conv2–conv5 ×2 brings it back to within 25%."""
+    scale = " ".join(f"+model.layer_init_scale.conv{i}=2" for i in (2, 3, 4, 5))
+    nets = ["+experiment=cifar10_alexnet model.width=1", "+experiment=cifar10_alexnet model.width=0.25",
+            f"+experiment=cifar10_alexnet model.width=0.25 {scale}"]
+    out = run_script([str(REPO / "bench" / "init_scale.py"), "--n", "32", *nets], tmp_path).stdout.splitlines()
+    conv4 = [float(line.split("conv4 ")[1].split()[0]) for line in out[1::2]]
+    full, quarter, scaled = conv4
+    assert quarter < full / 3
+    assert abs(scaled / full - 1) < 0.25
