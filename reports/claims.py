@@ -34,6 +34,7 @@ class Row:
     baseline: str = ""  # table_delta: the baseline column, where an axis has rows against several
     label: str = ""  # shown before the number when a claim has several rows (e.g. the net or input scale)
     values: tuple[str, ...] = ()  # table_delta: several values on one line instead of `value` (arms with no claim)
+    fallback: Row | None = None  # the same comparison as the report names it when fewer cells ran (e.g. one pair)
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,8 @@ _AT_LAYER_FILE_LR: tuple[ClaimEntry, ...] = (
     ClaimEntry("Two towers (§3.2), alexnet_cifar at a quarter of its kernels", "−1.7 top-1 error (ImageNet)",
                "towers_cpu_scaled", ("towers_cpu_scaled",),
                (Row("table_delta", "model.towers, model.width, model.scale_conv5",
-                    "towers=1, width=0.125, scale_conv5=false", label="2 towers vs 1 at half width"),),
+                    "towers=1, width=0.125, scale_conv5=false", label="2 towers vs 1 at half width",
+                    fallback=Row("table_delta", "model.towers (with model.width)", "1")),),
                note="conv2–conv5's N(0, 0.01²) ×2 (= 1/√width), so each arm starts at its full-size net's per-layer "
                "scale: with the literal 0.01 both arms stayed at chance for 3-6 epochs while the plateau schedule "
                "cut the lr (reports/towers_cpu); 12 epochs"),
@@ -167,7 +169,7 @@ def delta_cell(table: pd.DataFrame, row: Row) -> tuple[str, str] | None:
                 & (table["value"].astype(str) == row.value) & (table["measure"] == row.measure)
                 & ((table["baseline"].astype(str) == row.baseline) if row.baseline else True)]
     if hit.empty:
-        return None
+        return delta_cell(table, row.fallback) if row.fallback else None
     r = hit.iloc[0]
     ratio = "ratio" in row.measure
     bound = r.get("delta_bound") if ratio else ""  # a speed ratio with censored runs; an empty cell reads as NaN

@@ -126,3 +126,17 @@ def test_a_speed_ratio_without_censored_runs_is_shown_as_measured():
     table = pd.read_csv(io.StringIO(csv), keep_default_na=False, na_values=[""])  # as answer() reads the report
     row = claims.Row("table_delta", "model.activation", "elu", "epochs to 40% train err (ratio)")
     assert claims.delta_cell(table, row) == ("0.75× [0.60, 0.90], n=3/3", "no claim")
+
+
+def test_a_claim_row_falls_back_to_the_name_the_report_gives_when_only_its_pair_ran():
+    import pandas as pd
+    claims, _ = _scripts()
+    table = pd.DataFrame({"row": ["measured"], "axis": ["model.towers (with model.width)"], "value": ["1"],
+                          "baseline": ["2"], "measure": ["top-1 err (pts)"], "delta": [2.0], "delta_lo": [1.0],
+                          "delta_hi": [3.0], "delta_bound": [""], "n_value": [3], "n_baseline": [3],
+                          "verdict": ["reproduced direction"]})
+    grid = claims.Row("table_delta", "model.towers, model.width", "towers=1, width=0.125")
+    assert claims.delta_cell(table, grid) is None
+    pair = claims.Row("table_delta", "model.towers (with model.width)", "1")
+    got = claims.delta_cell(table, claims.replace(grid, fallback=pair))
+    assert got == ("+2.00 pts [+1.00, +3.00], n=3/3", "reproduced direction")
