@@ -384,3 +384,16 @@ def test_the_page_names_the_machines_a_cell_ran_on(tmp_path):
     assert "machines: CPU A (1 runs); unknown (not recorded) (1 runs) (one seed gives other bits" in index
     summary = pd.read_csv(tmp_path / "rep" / "runs_summary.csv").set_index("run")["machine"]
     assert summary["a"] == "CPU A" and summary.isna()["b"]
+
+
+def test_a_held_out_validation_split_is_named_even_where_its_errors_equal_the_tests(tmp_path):
+    """Runs stuck at chance have val = test = 90% to the digit: the configs' data.val_size, not the numbers, say
+    whether validation was a separate split."""
+    for s in range(2):
+        cfg = config(s)
+        cfg["data"]["val_size"] = 5000
+        write_run(tmp_path / f"relu-{s}", cfg, RELU_ERR[s], 90, 50)
+    out = tmp_path / "out"
+    assert report_main([str(tmp_path), "--out", str(out), "--format", "md"]) == 0
+    md = (out / "table_ilsvrc.md").read_text()
+    assert "Top-1 final (val)" in md and "No separate validation split" not in md
