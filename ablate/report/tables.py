@@ -39,9 +39,10 @@ def splits(table: pd.DataFrame) -> list[str]:
     """test, plus val when it is a separate split (the trainer logs val as test when there is no test split)."""
     have = [s for s in ("test", "val") if f"final_{s}_top1_err" in table and table[f"final_{s}_top1_err"].notna().any()]
     if set(have) == {"test", "val"}:
-        held_out = pd.to_numeric(table.get("data.val_size", pd.Series(dtype=float)), errors="coerce").fillna(0) > 0
-        if len(held_out) and held_out.all() == held_out.any():  # the configs agree: they say it (runs at chance
-            return ["val", "test"] if held_out.all() else ["test"]  # have val = test to the digit all the same)
+        size = pd.to_numeric(table.get("data.val_size", pd.Series(dtype=float)), errors="coerce")
+        held_out = size > 0
+        if len(size) and size.notna().all() and held_out.all() == held_out.any():  # the configs agree: they say
+            return ["val", "test"] if held_out.all() else ["test"]  # it (runs at chance have val = test to the digit)
         same = np.allclose(table["final_test_top1_err"], table["final_val_top1_err"], equal_nan=True)
         return ["test"] if same else ["val", "test"]
     return have or ["test"]  # nothing logged yet: the columns stay, empty
