@@ -21,7 +21,6 @@ import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
 from PIL import Image
-from torch import nn
 
 from ablate.cli import CONF_DIR, register, to_config
 from ablate.models import build_model
@@ -46,10 +45,9 @@ def layer_stds(overrides: list[str], x: torch.Tensor, seed: int) -> dict[str, fl
         cfg = to_config(compose("train", overrides=overrides), out_dir="init_scale")
     torch.manual_seed(seed)
     model = build_model(cfg.model, num_classes=10, image_size=x.shape[-1]).eval()
-    names = {id(w.layer): w.name for w in model.weighted_layers()}
     out: dict[str, float] = {}
-    hooks = [m.register_forward_hook(lambda m, i, o: out.__setitem__(names[id(m)], o.std().item()))
-             for m in model.modules() if id(m) in names and isinstance(m, (nn.Conv2d, nn.Linear))]
+    hooks = [w.layer.register_forward_hook(lambda m, i, o, name=w.name: out.__setitem__(name, o.std().item()))
+             for w in model.weighted_layers()]
     model(x)
     for h in hooks:
         h.remove()
