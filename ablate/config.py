@@ -126,6 +126,9 @@ class OptimConfig(_Section):
     plateau_factor: float = 0.1  # plateau: lr multiplier per drop (§5: divide by 10)
     plateau_patience: int = 2  # plateau: epochs without a new best validation error before a drop (ours)
     plateau_max_drops: int = 3  # plateau: most drops over a run (§5: reduced three times)
+    # plateau: no drop until the validation top-1 error (a fraction) first falls below this, so epochs stalled at
+    # chance are not "stopped improving"; null: counting starts at the first epoch (§5 as written)
+    plateau_wait_below: float | None = None
     step_size: int = 30  # step: epochs between lr drops
     step_gamma: float = 0.1  # step, multistep: lr multiplier per drop
     milestones: list[int] = field(default_factory=list)  # multistep: epochs after which the lr drops, ascending

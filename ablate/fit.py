@@ -29,7 +29,8 @@ from ablate.data import build_data
 from ablate.engine import EpochMeter, StepContext, evaluate, train_one_epoch
 from ablate.identity import fingerprint
 from ablate.models import build_model, count_params
-from ablate.optim import build_optimizer, build_schedule, step_schedule
+from ablate.optim import build_optimizer
+from ablate.schedules import build_schedule, step_schedule
 from ablate.preemption import Preemption
 from ablate.progress import Progress
 from ablate.runfolder import METRIC_COLUMNS, RunFolder, Status, read_metric_rows

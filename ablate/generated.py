@@ -26,7 +26,8 @@ from ablate.config import Config
 from ablate.data import DATASETS
 from ablate.data.augment import AUGMENTS
 from ablate.models import ACTIVATIONS, INITS, MODELS, NORMS, POOLS, REGULARIZERS
-from ablate.optim import OPTIMIZERS, SCHEDULES
+from ablate.optim import OPTIMIZERS
+from ablate.schedules import SCHEDULES
 from ablate.registry import Option, Registry
 
 REPO = Path(__file__).resolve().parent.parent

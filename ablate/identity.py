@@ -47,6 +47,7 @@ GROUP_SELECTORS: tuple[str, ...] = ("experiment", "sweeps")
 ADDED_KEYS: dict[str, tuple[Any, ...]] = {
     "model.layer_init_scale": (None, {}),
     "optim.layer_lr_mult": (None, {}),
+    "optim.plateau_wait_below": (None,),
     "trainer.extend_shorter": (False,),  # bookkeeping too; listed so config.yaml's pinned text stays as it was
     "trainer.flush_denormal": (True, False),  # bookkeeping (speed only): either value leaves the pinned text as it was
 }

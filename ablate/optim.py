@@ -1,4 +1,4 @@
-"""Optimizers and learning-rate schedules (registries of specs), and the weight-decay styles (a closed set).
+"""Optimizers (a registry of specs) and the weight-decay styles (a closed set); lr schedules: ablate.schedules.
 
 Weight decay applies to the weights of the model's weighted layers (conv, linear and locally connected, as its
 `weighted_layers()` declares them); biases, norm and PReLU parameters are excluded (as cuda-convnet's `wc` never
@@ -12,19 +12,18 @@ per-layer values included). The optimizer's `step()` does the whole update, deca
 Learning rates: the biases of the weighted layers train at `optim.lr ×
 optim.bias_lr_mult` (cuda-convnet's layer files set epsB = 2·epsW), the weights of the layers named in
 `optim.layer_lr_mult` at `optim.lr` × their multiplier, everything else at `optim.lr`. Each kind
-is its own parameter group, and every schedule scales each group's own lr, so the ratio holds throughout.
+is its own parameter group, and every schedule (ablate.schedules) scales each group's own lr, so the ratio holds throughout.
 Group 0 always holds weights at `optim.lr`: the trainer logs its lr as the run's `lr`.
 """
 
 from __future__ import annotations
 
-import math
 
 import torch
 from torch import nn
 
 from ablate.config import DecayStyle
-from ablate.registry import FRACTION, NON_NEGATIVE, POSITIVE, SHARE, Option, Registry
+from ablate.registry import FRACTION, NON_NEGATIVE, POSITIVE, Option, Registry
 
 LR = Option("lr", "base learning rate, per step, for the global batch", POSITIVE)
 WEIGHT_DECAY = Option("weight_decay", "decay strength λ (§5: 5e-4); equal λ is not equal strength across styles",
@@ -36,8 +35,6 @@ BIAS_LR_MULT = Option("bias_lr_mult", "weighted layers' biases train at lr × th
 LAYER_LR_MULT = Option("layer_lr_mult", "these layers' weights train at lr × this, by name; unlisted: at lr")
 OPTIMIZERS = Registry("optim.name", options=(LR, WEIGHT_DECAY, WEIGHT_DECAY_STYLE, DECAY_BIAS_AND_NORM, BIAS_LR_MULT,
                                              LAYER_LR_MULT))
-# reads_epochs: the schedule depends on trainer.epochs (the budget), so a run cannot be extended to a longer one
-SCHEDULES = Registry("optim.schedule", requires=("reads_epochs",))
 DECAY_STYLES = tuple(style.value for style in DecayStyle)
 
 
@@ -203,99 +200,6 @@ def _adam(groups: list[dict], lr: float, decoupled: bool, *, adam_beta1: float, 
                             decoupled_weight_decay=decoupled)
 
 
-PLATEAU_FACTOR = Option("plateau_factor", "lr multiplier per drop (§5: divide by 10)", SHARE)
-PLATEAU_PATIENCE = Option("plateau_patience", "epochs without a new best validation error before a drop (ours)",
-                          NON_NEGATIVE)
-PLATEAU_MAX_DROPS = Option("plateau_max_drops", "most drops over a run (§5: reduced three times)", NON_NEGATIVE)
-STEP_SIZE = Option("step_size", "epochs between lr drops", POSITIVE)
-STEP_GAMMA = Option("step_gamma", "lr multiplier per drop", SHARE)
-MILESTONES = Option("milestones", "epochs after which the lr drops, ascending")
-COSINE_MIN_LR = Option("cosine_min_lr", "lr the cosine decays to after the last epoch", NON_NEGATIVE)
-
-
-def _ascending_epochs(options: dict) -> str | None:
-    """The `check` of multistep (its options → the problem, or None): drops after ascending epochs >= 1."""
-    ms = list(options["milestones"])
-    if ms and ms[0] >= 1 and ms == sorted(set(ms)):
-        return None
-    return (f"optim.milestones={ms}: optim.schedule=multistep needs ascending epochs >= 1, e.g. "
-            "optim.milestones=[120,130]")
-
-
-# Builders: (optimizer, epochs, base lr), then their options.
-@SCHEDULES.register("constant", reads_epochs=False, summary="the base lr throughout", source="Figure 1's runs")
-def _constant(optimizer, epochs: int, lr: float):
-    return torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0, total_iters=0)
-
-
-@SCHEDULES.register("plateau", options=(PLATEAU_FACTOR, PLATEAU_PATIENCE, PLATEAU_MAX_DROPS),
-                    summary="lr × factor when the validation error stops improving, at most max_drops times",
-                    source="§5", reads_epochs=False)
-def _plateau(optimizer, epochs: int, lr: float, *, plateau_factor: float, plateau_patience: int,
-             plateau_max_drops: int):
-    """§5: divide the lr by 10 when the validation error stops improving, at most `plateau_max_drops` times.
-
-    "Stops improving" is literal (no tolerance): an epoch whose error is not below the best so far is a bad
-    epoch, and `plateau_patience` + 1 bad epochs in a row trigger a drop. The floor min_lr = lr·factor^drops
-    caps the number of drops.
-    """
-    floor = [g["lr"] * plateau_factor**plateau_max_drops for g in optimizer.param_groups]
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=plateau_factor, patience=plateau_patience, threshold=0.0,
-        threshold_mode="abs", min_lr=floor, eps=0.0)
-
-
-@SCHEDULES.register("step", options=(STEP_SIZE, STEP_GAMMA), summary="lr × gamma every step_size epochs",
-                    reads_epochs=False)
-def _step(optimizer, epochs: int, lr: float, *, step_size: int, step_gamma: float):
-    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=step_gamma)
-
-
-@SCHEDULES.register("multistep", options=(MILESTONES, STEP_GAMMA), check=_ascending_epochs,
-                    summary="lr × gamma after each listed epoch", source="cuda-convnet's hand-made drops",
-                    reads_epochs=False)
-def _multistep(optimizer, epochs: int, lr: float, *, milestones: list[int], step_gamma: float):
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(milestones), gamma=step_gamma)
-
-
-class GroupCosine(torch.optim.lr_scheduler.CosineAnnealingLR):
-    """Cosine annealing in closed form, each group from its own lr to its own floor.
-
-    torch's version sends every group to the same `eta_min`; here a group's floor is `cosine_min_lr` times the
-    group's lr multiplier (its base lr / optim.lr), so biases stay at bias_lr_mult × the weights' lr.
-    """
-
-    def __init__(self, optimizer, epochs: int, min_lr: float, lr: float):
-        self.floor_ratio = min_lr / lr  # set before super().__init__, whose first step() reads it
-        super().__init__(optimizer, T_max=epochs, eta_min=min_lr)
-
-    def get_lr(self):
-        return self._get_closed_form_lr()
-
-    def _get_closed_form_lr(self):
-        c = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
-        return [base * (self.floor_ratio + (1 - self.floor_ratio) * c) for base in self.base_lrs]
-
-
-@SCHEDULES.register("cosine", options=(COSINE_MIN_LR,), summary="cosine from the base lr to cosine_min_lr",
-                    source="Loshchilov & Hutter 2017", reads_epochs=True)
-def _cosine(optimizer, epochs: int, lr: float, *, cosine_min_lr: float):
-    return GroupCosine(optimizer, epochs, cosine_min_lr, lr)
-
-
 def build_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
     decoupled = cfg.weight_decay_style == DecayStyle.decoupled
     return OPTIMIZERS.build_from(cfg.name, cfg, param_groups(model, cfg), cfg.lr, decoupled)
-
-
-def build_schedule(optimizer: torch.optim.Optimizer, cfg, epochs: int):
-    """A scheduler stepped once per epoch with the epoch's validation error (`step(metric)` or `step()`)."""
-    return SCHEDULES.build_from(cfg.schedule, cfg, optimizer, epochs, cfg.lr)
-
-
-def step_schedule(scheduler, val_err: float) -> None:
-    """Advance the schedule one epoch; plateau-style schedules read the epoch's validation error."""
-    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        scheduler.step(val_err)
-    else:
-        scheduler.step()

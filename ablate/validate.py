@@ -19,7 +19,8 @@ from ablate.data import DATASETS, check_crop
 from ablate.data.augment import AUGMENTS
 from ablate.identity import check_name
 from ablate.models import ACTIVATIONS, INITS, MODELS, NORMS, POOLS, REGULARIZERS
-from ablate.optim import OPTIMIZERS, SCHEDULES
+from ablate.optim import OPTIMIZERS
+from ablate.schedules import SCHEDULES
 from ablate.registry import AT_LEAST_1, NON_NEGATIVE, ConfigError, Option, Registry
 from ablate.runfolder import METRIC_COLUMNS
 

@@ -9,17 +9,9 @@ from ablate.cli import to_config
 from ablate.config import Config, ModelConfig, OptimConfig
 from ablate.models import build_model
 from ablate.models.parts import Weighted
-from ablate.optim import (
-    DECAY_STYLES,
-    OPTIMIZERS,
-    SCHEDULES,
-    SGD,
-    build_optimizer,
-    build_schedule,
-    param_groups,
-    step_schedule,
-)
+from ablate.optim import DECAY_STYLES, OPTIMIZERS, SGD, build_optimizer, param_groups
 from ablate.registry import ConfigError
+from ablate.schedules import SCHEDULES, build_schedule, step_schedule
 from ablate.validate import validate
 from tests.conftest import compose_cfg
 
@@ -152,7 +144,8 @@ def _run(opt, sched, model, epochs, errors):
 @pytest.mark.parametrize("schedule", SCHEDULES.names())
 @pytest.mark.parametrize("name", OPTIMIZERS.names())
 def test_optimizer_and_schedule_round_trip_through_state_dicts(name, schedule):
-    cfg = _cfg(name=name, schedule=schedule, plateau_patience=0, step_size=2, milestones=[2, 5], cosine_min_lr=0.01,
+    cfg = _cfg(name=name, schedule=schedule, plateau_patience=0, plateau_wait_below=0.45 if schedule == "plateau"
+               else None, step_size=2, milestones=[2, 5], cosine_min_lr=0.01,
                paper_momentum_rescale=name == "sgd", bias_lr_mult=2.0)
     errors = [0.5, 0.6, 0.7, 0.4, 0.45, 0.5, 0.55, 0.3]
     model = _model()
@@ -189,6 +182,32 @@ def test_plateau_divides_by_ten_when_validation_error_stops_improving_at_most_th
     assert lrs[:3] == [0.01, 0.01, 0.01] and lrs[3] == 0.01
     assert lrs[5] == pytest.approx(1e-3) and lrs[7] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-5)
     assert lrs[-1] == pytest.approx(1e-5)
+
+
+def test_plateau_wait_below_counts_no_bad_epochs_while_the_error_sits_at_chance():
+    errors = [0.9, 0.9, 0.9, 0.9, 0.9, 0.84, 0.8, 0.8, 0.8, 0.8]
+    lrs = {}
+    for wait_below in (None, 0.85):
+        opt = SGD(nn.Linear(1, 1).parameters(), lr=0.01)
+        sched = build_schedule(opt, _cfg(schedule="plateau", plateau_patience=1, plateau_wait_below=wait_below), 10)
+        lrs[wait_below] = []
+        for err in errors:
+            opt.step()
+            step_schedule(sched, err)
+            lrs[wait_below].append(opt.param_groups[0]["lr"])
+    # As written, the stall at chance costs two drops before the net leaves it.
+    assert lrs[None][:6] == pytest.approx([0.01, 0.01, 1e-3, 1e-3, 1e-4, 1e-4])
+    # Gated: 0.84 is the first counted epoch (its best), 0.8 a new best, then two bad epochs drop the lr once.
+    assert lrs[0.85] == pytest.approx([0.01] * 8 + [1e-3, 1e-3])
+    assert sched.state_dict()["waiting"] is False
+
+
+def test_plateau_wait_below_is_an_error_on_a_schedule_that_does_not_read_it():
+    cfg = compose_cfg(["optim.schedule=cosine", "optim.plateau_wait_below=0.85"])
+    with pytest.raises(ConfigError, match="optim.plateau_wait_below=0.85 is read only by optim.schedule=plateau"):
+        validate(to_config(cfg))
+    with pytest.raises(ConfigError, match=r"must be in \(0, 1\]"):
+        validate(to_config(compose_cfg(["optim.schedule=plateau", "optim.plateau_wait_below=85"])))
 
 
 def test_step_and_cosine_schedules():

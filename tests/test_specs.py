@@ -85,7 +85,8 @@ def step_cases():
     for axis in MODEL_AXES:
         yield from ((axis.axis, s.name, []) for s in axis.specs())
     from ablate.data.augment import AUGMENTS
-    from ablate.optim import OPTIMIZERS, SCHEDULES
+    from ablate.optim import OPTIMIZERS
+    from ablate.schedules import SCHEDULES
     for axis in (OPTIMIZERS, SCHEDULES, AUGMENTS):
         yield from ((axis.axis, s.name, ["optim.milestones=[1]"] * (s.name == "multistep")) for s in axis.specs())
 
