@@ -30,10 +30,10 @@ from ablate.engine import EpochMeter, StepContext, evaluate, train_one_epoch
 from ablate.identity import fingerprint
 from ablate.models import build_model, count_params
 from ablate.optim import build_optimizer
-from ablate.schedules import build_schedule, step_schedule
 from ablate.preemption import Preemption
 from ablate.progress import Progress
 from ablate.runfolder import METRIC_COLUMNS, RunFolder, Status, read_metric_rows
+from ablate.schedules import build_schedule, step_schedule
 from ablate.sinks import make_mirror
 from ablate.speed import apply_speed_options
 

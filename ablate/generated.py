@@ -27,8 +27,8 @@ from ablate.data import DATASETS
 from ablate.data.augment import AUGMENTS
 from ablate.models import ACTIVATIONS, INITS, MODELS, NORMS, POOLS, REGULARIZERS
 from ablate.optim import OPTIMIZERS
-from ablate.schedules import SCHEDULES
 from ablate.registry import Option, Registry
+from ablate.schedules import SCHEDULES
 
 REPO = Path(__file__).resolve().parent.parent
 SWEEPS = REPO / "sweeps"

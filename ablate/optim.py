@@ -18,7 +18,6 @@ Group 0 always holds weights at `optim.lr`: the trainer logs its lr as the run's
 
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 

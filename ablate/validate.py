@@ -20,9 +20,9 @@ from ablate.data.augment import AUGMENTS
 from ablate.identity import check_name
 from ablate.models import ACTIVATIONS, INITS, MODELS, NORMS, POOLS, REGULARIZERS
 from ablate.optim import OPTIMIZERS
-from ablate.schedules import SCHEDULES
 from ablate.registry import AT_LEAST_1, NON_NEGATIVE, ConfigError, Option, Registry
 from ablate.runfolder import METRIC_COLUMNS
+from ablate.schedules import SCHEDULES
 
 AXES: tuple[Registry, ...] = (MODELS, ACTIVATIONS, NORMS, POOLS, REGULARIZERS, INITS, DATASETS, AUGMENTS,
                               OPTIMIZERS, SCHEDULES)
