@@ -138,14 +138,16 @@ _AT_LAYER_FILE_LR: tuple[ClaimEntry, ...] = (
 # The one-axis claims above ran every arm at the layer file's lr; the paper chose its rates per network. Each gets a
 # second entry with its arms at their own lr (sweeps/lr_scan_convnet4.yaml, the axis on the command line): the
 # arms that the scan runs (the shared baseline cell already has its lrs from activation_lr_convnet4).
-OWN_LR_ARMS = {"lrn_convnet4": "model.norm=lrn", "pool_convnet4": "model.pool=nonoverlap",
+# norm_convnet4's probe already ran every norm at 0.01 (seed 0), so the norm arms scan 0.003 only.
+OWN_LR_ARMS = {"lrn_convnet4": "model.norm=lrn optim.lr=0.003", "pool_convnet4": "model.pool=nonoverlap",
                "dropout_convnet4": "model.regularizer=dropout,dropconnect",
-               "augment_convnet4": "data.augment=none,crop_flip_pca", "norm_convnet4": "model.norm=lrn,groupnorm,batchnorm"}
+               "augment_convnet4": "data.augment=none,crop_flip_pca",
+               "norm_convnet4": "model.norm=lrn,groupnorm,batchnorm optim.lr=0.003"}
 
 
 def at_own_lr(base: ClaimEntry) -> ClaimEntry:
     arms = OWN_LR_ARMS[base.report]
-    axis = arms.split("=")[0]
+    axis = arms.split("=")[0]  # the first override names the claim's axis
     report = base.report.replace("_convnet4", "_lr_convnet4")
     command = (f"`ablate-train -m +sweeps=lr_scan_convnet4 {arms} {DATA}`, then seeds 1-2 at each arm's pick; report: "
                f"`ablate-report runs/claims_convnet4 --only {axis} --only optim.lr --tune optim.lr --out reports/{report}`")
