@@ -56,7 +56,7 @@ class GatedPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
         self.wait_below = wait_below
         self.waiting = wait_below is not None
 
-    def step(self, metrics, epoch=None):  # noqa: D102 (torch's signature)
+    def step(self, metrics, epoch=None):
         if self.waiting and float(metrics) >= self.wait_below:
             self.last_epoch += 1
             self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
