@@ -96,3 +96,30 @@ def test_in_a_campaign_folder_only_and_tune_keep_the_decay_runs_and_the_shared_c
     rows = _delta(out)
     assert float(rows[("none", "top-1 err (pts)")]["delta"]) == pytest.approx(3.0)  # at layer_decay unset
     assert ("0.004", "top-1 err (pts)") in rows  # the layer file's per-layer decay against the tuned global λ
+
+
+def test_a_value_where_a_seed_diverged_is_not_picked_and_the_table_says_why(tmp_path, capsys):
+    """decoupled 5e-2 gets the best validation error of its style on two seeds, but its third seed diverged: the
+    pick stays at 5e-3, and the tuning table counts the diverged run where every run completed it shows nothing."""
+    runs = make_decay_sweep(tmp_path / "runs")
+    for seed in (0, 1):
+        cfg = yaml.safe_load((runs / f"decoupled_0.05_s{seed}" / "config.yaml").read_text())
+        write_run(runs / f"decoupled_0.05_best_s{seed}", {**cfg, "seed": seed + 10}, linear(3, 6), 20.0, 10.0,
+                  val_offset=0.0)
+    cfg = {**yaml.safe_load((runs / "decoupled_0.05_s2" / "config.yaml").read_text()), "seed": 12}
+    write_run(runs / "decoupled_0.05_nan", cfg, [0.9], 90.0, 50.0, status="diverged", diverged_step=7)
+    out = tmp_path / "rep"
+    assert report_main([str(runs), "--tune", "optim.weight_decay", "--out", str(out), "--format", "md,csv"]) == 0
+    tuning = pd.read_csv(out / "table_tuning.csv", dtype=str, keep_default_na=False)
+    rows = {(r["group"], r["value"]): r for _, r in tuning.iterrows()}
+    unstable = rows[("weight_decay_style=decoupled", "0.05")]
+    assert unstable["n"] == "5" and unstable["not_completed"] == "1 diverged" and unstable["picked"] == ""
+    assert float(unstable["val_top1"]) < float(rows[("weight_decay_style=decoupled", "0.005")]["val_top1"])
+    assert rows[("weight_decay_style=decoupled", "0.005")]["picked"] == "picked"
+    assert rows[("weight_decay_style=coupled", "0.005")]["not_completed"] == ""
+    assert "A value at which any seed diverged is not picked" in (out / "table_tuning.md").read_text()
+    # where every run completed, no column
+    clean = make_decay_sweep(tmp_path / "clean")
+    assert report_main([str(clean), "--tune", "optim.weight_decay", "--out", str(tmp_path / "rep2"),
+                        "--format", "csv"]) == 0
+    assert "not_completed" not in pd.read_csv(tmp_path / "rep2" / "table_tuning.csv").columns

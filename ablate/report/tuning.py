@@ -3,9 +3,9 @@
 Some axes cannot be compared at one shared value of another key: a weight-decay strength that suits coupled L2
 is ten times too strong decoupled (momentum 0.9), and "no decay" has no strength at all; the paper chose its
 learning rates per variant. With `--tune optim.weight_decay`, the runs of each combination of the other axes
-(a group) are split by KEY; the value with the lowest mean final validation top-1 error is picked; the group's
-runs at the other values leave the comparison (they stay in runs.csv and in the tuning table). KEY then reads
-`tuned` in every table, and each variant is compared at its own pick.
+(a group) are split by KEY; the value with the lowest mean final validation top-1 error, among the values where
+no seed diverged, is picked; the group's runs at the other values leave the comparison (they stay in runs.csv and
+in the tuning table). KEY then reads `tuned` in every table, and each variant is compared at its own pick.
 
 The pick uses the validation split, never the test error the comparison reports, so runs without a separate
 validation split (`data.val_size=0`) are refused. The test errors of a pick are still of the same runs whose
@@ -45,6 +45,12 @@ def check(one: pd.DataFrame, design: Design, key: str) -> str:
     return axis.key
 
 
+def _others(runs: pd.DataFrame) -> str:
+    """The runs of one value that did not complete, counted by status ('1 diverged'); '' when all completed."""
+    others = runs.loc[runs["status"] != "completed", "status"].value_counts()
+    return ", ".join(f"{n} {status}" for status, n in others.items())
+
+
 def tune(one: pd.DataFrame, design: Design, key: str) -> tuple[pd.DataFrame, Table]:
     """`one` with each group's runs at its picked value of `key` (the key set to TUNED), and the tuning table."""
     key = check(one, design, key)
@@ -54,13 +60,15 @@ def tune(one: pd.DataFrame, design: Design, key: str) -> tuple[pd.DataFrame, Tab
     groups = one.groupby(others, sort=False) if others else [((), one)]
     for _, group in groups:
         done = completed(group)
-        means = done.groupby(key)[PICK_ON].mean().dropna()
+        unstable = set(group.loc[group["status"] == "diverged", key])
+        means = done[~done[key].isin(unstable)].groupby(key)[PICK_ON].mean().dropna()
         pick = means.idxmin() if len(means) else None
         keep += list(group.loc[group[key] == pick, "run"])
         label = design.label(group.iloc[0], skip=(key,))
         for value in value_order(group[key]):
             cell = done[done[key] == value]
-            rows.append([label, value, len(cell), pct(cell[PICK_ON]), pct(cell["final_test_top1_err"]),
+            rows.append([label, value, len(cell), _others(group[group[key] == value]), pct(cell[PICK_ON]),
+                         pct(cell["final_test_top1_err"]),
                          *([epochs_cell(cell) if len(cell) else "—"] if speed else []),
                          "picked" if value == pick else ""])
     tuned = one[one["run"].isin(keep)].copy()
@@ -73,8 +81,14 @@ def tune(one: pd.DataFrame, design: Design, key: str) -> tuple[pd.DataFrame, Tab
     if speed:
         notes.append(f"{threshold} (interpolated; '> N' when some runs never got there, their last epoch counting): "
                      "shown, not used for the pick.")
-    columns = ["Group", key, "n", "Val top-1 (pick)", "Test top-1", *([threshold] if speed else []), "Picked"]
-    keys = ["group", "value", "n", "val_top1", "test_top1", *(["epochs"] if speed else []), "picked"]
+    columns = ["Group", key, "n", "Not completed", "Val top-1 (pick)", "Test top-1", *([threshold] if speed else []),
+               "Picked"]
+    keys = ["group", "value", "n", "not_completed", "val_top1", "test_top1", *(["epochs"] if speed else []), "picked"]
+    if any(row[3] for row in rows):
+        notes.append("Not completed: the runs at a value that did not complete, by status. A value at which any seed "
+                     "diverged is not picked: its other seeds' mean would flatter it.")
+    else:  # every run completed: no column to show
+        columns, keys, rows = columns[:3] + columns[4:], keys[:3] + keys[4:], [r[:3] + r[4:] for r in rows]
     table = Table("table_tuning", f"{key}: each variant at its own best value (picked on validation error)",
                   columns, rows, notes=notes, keys=keys)
     return tuned, table
