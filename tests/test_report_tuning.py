@@ -2,6 +2,7 @@
 decay: coupled and decoupled at three strengths each, none at none), and §5's training-error claim."""
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -108,6 +109,7 @@ def test_a_value_where_a_seed_diverged_is_not_picked_and_the_table_says_why(tmp_
                   val_offset=0.0)
     cfg = {**yaml.safe_load((runs / "decoupled_0.05_s2" / "config.yaml").read_text()), "seed": 12}
     write_run(runs / "decoupled_0.05_nan", cfg, [0.9], 90.0, 50.0, status="diverged", diverged_step=7)
+    shutil.copytree(runs / "coupled_0.005_s0", runs / "coupled_0.005_s0_again")  # one run recorded twice
     out = tmp_path / "rep"
     assert report_main([str(runs), "--tune", "optim.weight_decay", "--out", str(out), "--format", "md,csv"]) == 0
     tuning = pd.read_csv(out / "table_tuning.csv", dtype=str, keep_default_na=False)
@@ -116,7 +118,7 @@ def test_a_value_where_a_seed_diverged_is_not_picked_and_the_table_says_why(tmp_
     assert unstable["n"] == "5" and unstable["not_completed"] == "1 diverged" and unstable["picked"] == ""
     assert float(unstable["val_top1"]) < float(rows[("weight_decay_style=decoupled", "0.005")]["val_top1"])
     assert rows[("weight_decay_style=decoupled", "0.005")]["picked"] == "picked"
-    assert rows[("weight_decay_style=coupled", "0.005")]["not_completed"] == ""
+    assert rows[("weight_decay_style=coupled", "0.005")]["not_completed"] == ""  # a repeated record is no run
     assert "A value at which any seed diverged is not picked" in (out / "table_tuning.md").read_text()
     # where every run completed, no column
     clean = make_decay_sweep(tmp_path / "clean")

@@ -46,8 +46,10 @@ def check(one: pd.DataFrame, design: Design, key: str) -> str:
 
 
 def _others(runs: pd.DataFrame) -> str:
-    """The runs of one value that did not complete, counted by status ('1 diverged'); '' when all completed."""
-    others = runs.loc[runs["status"] != "completed", "status"].value_counts()
+    """The runs of one value that did not complete, counted by status ('1 diverged'); '' when all completed.
+    Repeated records of one run (ablate.report.runtable.mark_duplicates) are not runs of their own."""
+    repeat = runs["problems"].fillna("").astype(str).str.contains("duplicate of") if "problems" in runs else False
+    others = runs.loc[(runs["status"] != "completed") & ~repeat, "status"].value_counts()
     return ", ".join(f"{n} {status}" for status, n in others.items())
 
 
