@@ -101,7 +101,8 @@ def test_in_a_campaign_folder_only_and_tune_keep_the_decay_runs_and_the_shared_c
 
 def test_a_value_where_a_seed_diverged_is_not_picked_and_the_table_says_why(tmp_path, capsys):
     """decoupled 5e-2 gets the best validation error of its style on two seeds, but its third seed diverged: the
-    pick stays at 5e-3, and the tuning table counts the diverged run where every run completed it shows nothing."""
+    pick stays at 5e-3, and the tuning table counts the diverged run (a table where every run completed has no
+    such column)."""
     runs = make_decay_sweep(tmp_path / "runs")
     for seed in (0, 1):
         cfg = yaml.safe_load((runs / f"decoupled_0.05_s{seed}" / "config.yaml").read_text())
