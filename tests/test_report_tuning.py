@@ -99,10 +99,10 @@ def test_in_a_campaign_folder_only_and_tune_keep_the_decay_runs_and_the_shared_c
     assert ("0.004", "top-1 err (pts)") in rows  # the layer file's per-layer decay against the tuned global λ
 
 
-def test_a_value_where_a_seed_diverged_is_not_picked_and_the_table_says_why(tmp_path, capsys):
+def test_a_value_where_a_seed_diverged_is_not_picked_and_the_table_says_why(tmp_path):
     """decoupled 5e-2 gets the best validation error of its style on two seeds, but its third seed diverged: the
-    pick stays at 5e-3, and the tuning table counts the diverged run (a table where every run completed has no
-    such column)."""
+    pick stays at 5e-3, and the tuning table counts the diverged run and the run recorded twice (a table where
+    every run is counted has no such column)."""
     runs = make_decay_sweep(tmp_path / "runs")
     for seed in (0, 1):
         cfg = yaml.safe_load((runs / f"decoupled_0.05_s{seed}" / "config.yaml").read_text())
@@ -116,13 +116,14 @@ def test_a_value_where_a_seed_diverged_is_not_picked_and_the_table_says_why(tmp_
     tuning = pd.read_csv(out / "table_tuning.csv", dtype=str, keep_default_na=False)
     rows = {(r["group"], r["value"]): r for _, r in tuning.iterrows()}
     unstable = rows[("weight_decay_style=decoupled", "0.05")]
-    assert unstable["n"] == "5" and unstable["not_completed"] == "1 diverged" and unstable["picked"] == ""
+    assert unstable["n"] == "5" and unstable["not_counted"] == "1 diverged" and unstable["picked"] == ""
     assert float(unstable["val_top1"]) < float(rows[("weight_decay_style=decoupled", "0.005")]["val_top1"])
     assert rows[("weight_decay_style=decoupled", "0.005")]["picked"] == "picked"
-    assert rows[("weight_decay_style=coupled", "0.005")]["not_completed"] == ""  # a repeated record is no run
+    assert rows[("weight_decay_style=coupled", "0.005")]["not_counted"] == "1 recorded twice (counted once)"
+    assert rows[("weight_decay_style=coupled", "0.005")]["n"] == "3" and rows[("weight_decay_style=none", "0")]["not_counted"] == "—"
     assert "A value at which any seed diverged is not picked" in (out / "table_tuning.md").read_text()
     # where every run completed, no column
     clean = make_decay_sweep(tmp_path / "clean")
     assert report_main([str(clean), "--tune", "optim.weight_decay", "--out", str(tmp_path / "rep2"),
                         "--format", "csv"]) == 0
-    assert "not_completed" not in pd.read_csv(tmp_path / "rep2" / "table_tuning.csv").columns
+    assert "not_counted" not in pd.read_csv(tmp_path / "rep2" / "table_tuning.csv").columns

@@ -20,7 +20,7 @@ from ablate.report.design import Design, value_order
 from ablate.report.render import Table
 from ablate.report.runtable import threshold_of
 from ablate.report.speed import epochs_cell
-from ablate.report.tables import completed, pct, splits
+from ablate.report.tables import completed, pct, splits, status_counts
 
 TUNED = "tuned"  # what a tuned key reads after the pick: each variant holds its own value
 PICK_ON = "final_val_top1_err"
@@ -45,14 +45,6 @@ def check(one: pd.DataFrame, design: Design, key: str) -> str:
     return axis.key
 
 
-def _others(runs: pd.DataFrame) -> str:
-    """The runs of one value that did not complete, counted by status ('1 diverged'); '' when all completed.
-    Repeated records of one run (ablate.report.runtable.mark_duplicates) are not runs of their own."""
-    repeat = runs["problems"].fillna("").astype(str).str.contains("duplicate of") if "problems" in runs else False
-    others = runs.loc[(runs["status"] != "completed") & ~repeat, "status"].value_counts()
-    return ", ".join(f"{n} {status}" for status, n in others.items())
-
-
 def tune(one: pd.DataFrame, design: Design, key: str) -> tuple[pd.DataFrame, Table]:
     """`one` with each group's runs at its picked value of `key` (the key set to TUNED), and the tuning table."""
     key = check(one, design, key)
@@ -69,7 +61,7 @@ def tune(one: pd.DataFrame, design: Design, key: str) -> tuple[pd.DataFrame, Tab
         label = design.label(group.iloc[0], skip=(key,))
         for value in value_order(group[key]):
             cell = done[done[key] == value]
-            rows.append([label, value, len(cell), _others(group[group[key] == value]), pct(cell[PICK_ON]),
+            rows.append([label, value, len(cell), status_counts(group[group[key] == value]), pct(cell[PICK_ON]),
                          pct(cell["final_test_top1_err"]),
                          *([epochs_cell(cell) if len(cell) else "—"] if speed else []),
                          "picked" if value == pick else ""])
@@ -83,13 +75,13 @@ def tune(one: pd.DataFrame, design: Design, key: str) -> tuple[pd.DataFrame, Tab
     if speed:
         notes.append(f"{threshold} (interpolated; '> N' when some runs never got there, their last epoch counting): "
                      "shown, not used for the pick.")
-    columns = ["Group", key, "n", "Not completed", "Val top-1 (pick)", "Test top-1", *([threshold] if speed else []),
+    columns = ["Group", key, "n", "Not counted", "Val top-1 (pick)", "Test top-1", *([threshold] if speed else []),
                "Picked"]
-    keys = ["group", "value", "n", "not_completed", "val_top1", "test_top1", *(["epochs"] if speed else []), "picked"]
-    if any(row[3] for row in rows):
-        notes.append("Not completed: the runs at a value that did not complete, by status. A value at which any seed "
-                     "diverged is not picked: its other seeds' mean would flatter it.")
-    else:  # every run completed: no column to show
+    keys = ["group", "value", "n", "not_counted", "val_top1", "test_top1", *(["epochs"] if speed else []), "picked"]
+    if any(row[3] != "—" for row in rows):
+        notes.append("Not counted: the runs at a value that n leaves out, by why. A value at which any seed diverged "
+                     "is not picked: its other seeds' mean would flatter it.")
+    else:  # every run counted: no column to show
         columns, keys, rows = columns[:3] + columns[4:], keys[:3] + keys[4:], [r[:3] + r[4:] for r in rows]
     table = Table("table_tuning", f"{key}: each variant at its own best value (picked on validation error)",
                   columns, rows, notes=notes, keys=keys)
