@@ -23,6 +23,7 @@ COMPARISONS = [
     ("pool_convnet4", "§3.4 overlapping pooling (CPU, 20 epochs)"),
     ("pool_lr_convnet4", "§3.4 overlapping pooling, each arm at its own learning rate (CPU, 20 epochs)"),
     ("dropout_convnet4", "§4.2 dropout vs DropConnect vs none (CPU, 20 epochs)"),
+    ("dropout_lr_convnet4", "§4.2 dropout vs DropConnect vs none, each at its own learning rate (CPU, 20 epochs)"),
     ("lrn_lr_convnet4", "§3.3 LRN, each arm at its own learning rate (CPU, 20 epochs)"),
     ("norm_convnet4", "Normalisation successors (CPU, 20 epochs)"),
     ("norm_lr_convnet4", "Normalisation successors, each at its own learning rate (CPU, 20 epochs)"),
