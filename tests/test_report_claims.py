@@ -174,9 +174,51 @@ def test_the_overfitting_claim_is_judged_on_the_train_test_gap_of_the_final_weig
         cfg = config(s)
         cfg["model"]["regularizer"] = "dropconnect"
         write_run(root / f"dropconnect-{s}", cfg, RELU_ERR[s], 30 + s, 5)
-    rows = _rows(_table(root))
+    table = _table(root)
+    rows = _rows(table)
     assert ("model.regularizer", "dropconnect", "top-1 err (pts)") in rows
     assert ("model.regularizer", "dropconnect", "train-test gap (pts)") not in rows
+    # ... and the table says why, since its baseline's runs were scored.
+    why = [note for note in table.notes if "no train-test gap row" in note]
+    assert len(why) == 1 and "dropconnect against dropout" in why[0] and "dropconnect (3 completed)" in why[0]
+    assert "ablate-eval <run folder> --split train" in why[0]
+
+
+def test_a_claimed_gap_that_cannot_be_measured_says_which_runs_lack_the_score(tmp_path):
+    """§4.2's pair (none against dropout) with the dropout runs scored and the none runs not: no gap row, and one note
+    that names none's runs and the command that scores them. The same for §4.1's pair as a claim row (none against
+    crop_flip, off the axis baseline crop_flip_pca). A pair that no claim is about and whose runs are all unscored
+    (the pool axis) says nothing: there is no gap a reader would look for."""
+    root = tmp_path / "reg"
+    for s in range(3):
+        for reg, scored in (("dropout", True), ("none", False)):
+            cfg = config(s)
+            cfg["model"]["regularizer"] = reg
+            run = write_run(root / f"{reg}-{s}", cfg, RELU_ERR[s], 30 + s, 5)
+            if scored:
+                _with_eval(run, 25)
+        cfg = config(s)
+        cfg["model"]["pool"] = "nonoverlap"
+        write_run(root / f"pool-{s}", cfg, RELU_ERR[s], 31 + s, 5)
+    table = _table(root)
+    assert ("model.regularizer", "none", "top-1 err (pts)") in _rows(table)
+    assert ("model.regularizer", "none", "train-test gap (pts)") not in _rows(table)
+    why = [note for note in table.notes if "no train-test gap row" in note]
+    assert len(why) == 1 and "none against dropout" in why[0] and "none (3 completed)" in why[0]
+
+    root = tmp_path / "aug"
+    for s in range(3):
+        for augment, scored in (("crop_flip_pca", True), ("crop_flip", True), ("none", False)):
+            cfg = config(s)
+            cfg["data"]["augment"] = augment
+            run = write_run(root / f"{augment}-{s}", cfg, RELU_ERR[s], 30 + s, 5)
+            if scored:
+                _with_eval(run, 25)
+    table = _table(root)
+    assert not any(r[4] == "train-test gap (pts)" and "none" in r[1] for r in table.rows)
+    why = [note for note in table.notes if "no train-test gap row" in note]
+    assert any("augment=none against augment=crop_flip" in note and "augment=none (3 completed)" in note
+               for note in why), why
 
 
 def test_a_claim_row_carries_its_gap_too(tmp_path):

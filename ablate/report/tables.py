@@ -160,6 +160,17 @@ def _scored(runs: pd.DataFrame) -> bool:
     return GAP_TRAIN in runs and bool(completed(runs)[GAP_TRAIN].notna().any())
 
 
+def _unscored_note(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, claimed: bool) -> list[str]:
+    """Why a pair has no gap row, where a reader would look for one: a claim about it, or one side scored."""
+    bare = [f"{name} ({len(completed(runs))} completed)" for name, runs in zip(names[1:], (a, b), strict=True)
+            if len(completed(runs)) and not _scored(runs)]
+    if not bare or not (claimed or _scored(a) or _scored(b)):
+        return []
+    return [f"{names[0]} {names[1]} against {names[2]}: no train-test gap row, as the runs of "
+            f"{' and '.join(bare)} have no training-split score; `ablate-eval <run folder> --split train` adds it "
+            "(it needs each run's final weights)."]
+
+
 def _gap_row(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, claim: Claim | None, family: str,
              used: dict[str, Claim]) -> list:
     """How much more the value overfits than the baseline: Δ of (test − train) top-1 error, Welch interval."""
@@ -236,6 +247,8 @@ def _claim_rows(table: pd.DataFrame, design: Design, family: str, shown: set, us
             for measure, row_of in (("gap", _gap_row), ("train", _train_row)):
                 if measure in by and _scored(side) and _scored(base):
                     rows.append(row_of(names, completed(side), completed(base), by[measure], family, used))
+                elif measure in by:
+                    notes += _unscored_note(names, side, base, True)
     return rows, notes
 
 
@@ -244,6 +257,7 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
     rows: list[list[str]] = []
     used: dict[str, Claim] = {}
     shown: set = set()  # the claims a one-axis row already compares on their exact pair
+    unscored: list[str] = []  # pairs without a gap row that a reader would look for
     for axis in design.axes:
         part = design.at_baseline(table, free=(axis.key,))
         base = part[part[axis.key] == axis.baseline]
@@ -261,6 +275,9 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
                 if train_claim:  # a claim about training error itself (§5): its own row
                     rows.append(_train_row(names, a, b, train_claim, family, used))
                     shown.add(train_claim.pair)
+            else:
+                claimed = any(find_claim(_config(side), _config(base), m, family) for m in ("gap", "train"))
+                unscored += _unscored_note((axis.title, value, axis.baseline), side, base, claimed)
             if axis.key == ACTIVATION and value in by_act and axis.baseline in by_act:
                 rows.append(_speed_row(axis.title, by_act[value], by_act[axis.baseline], family, used))
     claim_rows, missing = _claim_rows(table, design, family, shown, used)
@@ -273,7 +290,7 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
         notes.append(GAP_NOTE)
     if any(row[4] == TRAIN_MEASURE for row in rows + claim_rows):
         notes.append(TRAIN_NOTE)
-    notes += missing + [f"{where}: \"{c.text}\"." for where, c in sorted(used.items())]
+    notes += missing + unscored + [f"{where}: \"{c.text}\"." for where, c in sorted(used.items())]
     columns = ["Axis", "Value", "Baseline", "n (value/baseline)", "Measure", "Δ [95% CI]", "Paper Δ",
                "Source", "Verdict"]
     keys = ["axis", "value", "baseline", "n", "measure", "delta", "paper_delta", "source", "verdict"]
