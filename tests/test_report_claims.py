@@ -221,6 +221,23 @@ def test_a_claimed_gap_that_cannot_be_measured_says_which_runs_lack_the_score(tm
                for note in why), why
 
 
+def test_an_unscored_training_error_claim_names_the_rows_it_would_be_judged_on(tmp_path):
+    """§5's pair (no weight decay against coupled) is judged on the final weights' training error: with the coupled
+    runs scored and the none runs not, the note names that row as well as the gap row."""
+    root = tmp_path / "wd"
+    for s in range(3):
+        for style, scored in (("coupled", True), ("none", False)):
+            cfg = config(s)
+            cfg["optim"]["weight_decay_style"] = style
+            run = write_run(root / f"{style}-{s}", cfg, RELU_ERR[s], 30 + s, 5)
+            if scored:
+                _with_eval(run, 25)
+    table = _table(root)
+    assert not any(r[4] in ("train-test gap (pts)", "train top-1 err (pts)") for r in table.rows)
+    why = [note for note in table.notes if "none against coupled" in note]
+    assert len(why) == 1 and "no train-test gap or train top-1 err row" in why[0] and "none (3 completed)" in why[0]
+
+
 def test_a_claim_row_carries_its_gap_too(tmp_path):
     """§4.1's crops claim (none against crop_flip) compared off the axis baseline (the paper's crop_flip_pca) is a
     claim row; with scored runs it gets the gap row that judges the overfitting."""

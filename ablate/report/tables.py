@@ -160,15 +160,16 @@ def _scored(runs: pd.DataFrame) -> bool:
     return GAP_TRAIN in runs and bool(completed(runs)[GAP_TRAIN].notna().any())
 
 
-def _unscored_note(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, claimed: bool) -> list[str]:
-    """Why a pair has no gap row, where a reader would look for one: a claim about it, or one side scored."""
-    bare = [f"{name} ({len(completed(runs))} completed)" for name, runs in zip(names[1:], (a, b), strict=True)
-            if len(completed(runs)) and not _scored(runs)]
+def _unscored_note(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, claimed: bool,
+                   rows: str = "train-test gap row") -> list[str]:
+    """Why a pair lacks the rows scored on the training split, where a reader would look for them: a claim about
+    them (`rows` names the ones it is judged on), or one side scored."""
+    bare = [f"{name} ({n} completed)" for name, runs in zip(names[1:], (a, b), strict=True)
+            if (n := len(completed(runs))) and not _scored(runs)]
     if not bare or not (claimed or _scored(a) or _scored(b)):
         return []
-    return [f"{names[0]} {names[1]} against {names[2]}: no train-test gap row, as the runs of "
-            f"{' and '.join(bare)} have no training-split score; `ablate-eval <run folder> --split train` adds it "
-            "(it needs each run's final weights)."]
+    return [f"{names[0]} {names[1]} against {names[2]}: no {rows}, as the runs of {' and '.join(bare)} have no "
+            "training-split score; `ablate-eval <run folder> --split train` adds it (it needs each run's final weights)."]
 
 
 def _gap_row(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, claim: Claim | None, family: str,
@@ -248,7 +249,8 @@ def _claim_rows(table: pd.DataFrame, design: Design, family: str, shown: set, us
                 if measure in by and _scored(side) and _scored(base):
                     rows.append(row_of(names, completed(side), completed(base), by[measure], family, used))
                 elif measure in by:
-                    notes += _unscored_note(names, side, base, True)
+                    notes += _unscored_note(names, side, base, True,
+                                            "train top-1 err row" if measure == "train" else "train-test gap row")
     return rows, notes
 
 
@@ -275,9 +277,10 @@ def delta_table(table: pd.DataFrame, design: Design, arms: list[Arm]) -> Table:
                 if train_claim:  # a claim about training error itself (§5): its own row
                     rows.append(_train_row(names, a, b, train_claim, family, used))
                     shown.add(train_claim.pair)
-            else:
-                claimed = any(find_claim(_config(side), _config(base), m, family) for m in ("gap", "train"))
-                unscored += _unscored_note((axis.title, value, axis.baseline), side, base, claimed)
+            else:  # the gap row, and a §5-style training-error row where a claim is about it
+                gap, train = (find_claim(_config(side), _config(base), m, family) for m in ("gap", "train"))
+                unscored += _unscored_note((axis.title, value, axis.baseline), side, base, bool(gap or train),
+                                           "train-test gap or train top-1 err row" if train else "train-test gap row")
             if axis.key == ACTIVATION and value in by_act and axis.baseline in by_act:
                 rows.append(_speed_row(axis.title, by_act[value], by_act[axis.baseline], family, used))
     claim_rows, missing = _claim_rows(table, design, family, shown, used)
