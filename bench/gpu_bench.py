@@ -40,9 +40,9 @@ SIZES = {
     "gpu": {"images": 50_000, "fig1_batch": 128, "fig1_epochs": 6, "alex_batch": 256, "alex_iters": 20,
             "repeats": 5, "warmup": 3, "lrn_batch": 256, "lrn_iters": 20, "sweep_jobs": 16,
             "sweep_images": 20_000, "sweep_epochs": 5, "device": "cuda"},
-    "cpu": {"images": 256, "fig1_batch": 64, "fig1_epochs": 2, "alex_batch": 1, "alex_iters": 1,
+    "cpu": {"images": 128, "fig1_batch": 64, "fig1_epochs": 2, "alex_batch": 1, "alex_iters": 1,
             "repeats": 2, "warmup": 1, "lrn_batch": 1, "lrn_iters": 1, "sweep_jobs": 2,
-            "sweep_images": 256, "sweep_epochs": 2, "device": "cpu"},
+            "sweep_images": 128, "sweep_epochs": 2, "device": "cpu"},
 }
 # Fig-1 rows: trainer options on top of bf16 + channels_last (the foreach SGD step is the default in all).
 FIG1_ROWS = {"eager": {}, "CUDA graphs": {"cuda_graphs": True},
