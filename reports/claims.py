@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ablate.report.paper import CLAIMS as CLAIMS_OF_PAPER
+from ablate.report.tables import UNSCORED
 from ablate.report.verdicts import verdict
 
 REPORTS = Path(__file__).resolve().parent
@@ -186,6 +187,21 @@ def delta_cell(table: pd.DataFrame, row: Row) -> tuple[str, str] | None:
     return f"{point} {ci}, n={int(r['n_value'])}/{int(r['n_baseline'])}", str(r["verdict"])
 
 
+def unscored_cell(folder: Path, row: Row) -> tuple[str, str] | None:
+    """A pair whose runs exist but were never scored on the training split (its final weights gone, say): the
+    report says so in a note under table_delta, and the index must not read that as runs missing."""
+    path = folder / "table_delta.md"
+    pair = f"{row.axis} {row.value} against {row.baseline}" if row.baseline else f"{row.axis} {row.value} against "
+    if not row.axis or not path.exists():
+        return None
+    for line in path.read_text().splitlines():
+        if line.startswith(pair) and " as the runs of " in line and UNSCORED in line:
+            whose = line.split(" as the runs of ", 1)[1].split(f" {UNSCORED}", 1)[0]
+            return (f"not scored: the runs of {whose} {UNSCORED} (`ablate-eval <run folder> --split train` "
+                    "needs their final weights)", "—")
+    return None
+
+
 def values_cell(table: pd.DataFrame, row: Row) -> tuple[str, str]:
     """(ours, verdicts) for several values of one axis on one line, each as delta_cell writes it; a value the
     report has no row for says so, rather than dropping out of the line."""
@@ -267,7 +283,7 @@ def answer(entry: ClaimEntry, top: str) -> list[str]:
             table = pd.read_csv(path, keep_default_na=False, na_values=[""])
             got = (speed_cell(table) if "speed" in row.table else values_cell(table, row) if row.values
                    else delta_cell(table, row))
-        ours, verdict = got or ("no such row yet (runs missing)", "—")
+        ours, verdict = got or unscored_cell(folder, row) or ("no such row yet (runs missing)", "—")
         label = f"{row.label}: " if row.label else ""
         lines.append(f"| {entry.claim} | {entry.paper} | {label}{ours} | {verdict} | {protocol}, {link} | "
                      f"{budget(folder)} |")

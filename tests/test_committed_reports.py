@@ -140,3 +140,23 @@ def test_a_claim_row_falls_back_to_the_name_the_report_gives_when_only_its_pair_
     pair = claims.Row("table_delta", "model.towers (with model.width)", "1")
     got = claims.delta_cell(table, claims.replace(grid, fallback=pair))
     assert got == ("+2.00 pts [+1.00, +3.00], n=3/3", "reproduced direction")
+
+
+def test_a_pair_the_report_could_not_score_is_said_unscored_not_missing(tmp_path):
+    """The report's note for a pair whose runs lack training-split scores (tables._unscored_note, worded as the
+    report writes it) reaches the index as 'not scored', naming whose runs; other pairs keep 'runs missing'."""
+    import pandas as pd
+
+    from ablate.report.tables import _unscored_note
+    claims, _ = _scripts()
+    runs = {"status": ["completed"] * 3, "epochs_logged": [20] * 3}
+    scored = pd.DataFrame({**runs, "eval_train_top1_err": [0.2, 0.21, 0.22]})
+    bare = pd.DataFrame({**runs, "eval_train_top1_err": [None] * 3})
+    (note,) = _unscored_note(("model.regularizer", "none", "dropout"), bare, scored, claimed=True)
+    (tmp_path / "table_delta.md").write_text(f"| a | table |\n\n{note}\n")
+    row = claims.Row("table_delta", "model.regularizer", "none", "train-test gap (pts)")
+    ours, verdict = claims.unscored_cell(tmp_path, row)
+    assert ours.startswith("not scored: the runs of none (3 completed) have no training-split score")
+    assert verdict == "—"
+    assert claims.unscored_cell(tmp_path, claims.replace(row, value="dropconnect")) is None
+    assert claims.unscored_cell(tmp_path, claims.replace(row, baseline="none")) is None

@@ -156,6 +156,9 @@ TRAIN_NOTE = ("train top-1 err: the final weights' top-1 error on the run's own 
               "without the augmentation and dropout noise of the logged train_err.")
 
 
+UNSCORED = "have no training-split score"  # in the note of a pair that lacks its rows; reports/claims.py reads it
+
+
 def _scored(runs: pd.DataFrame) -> bool:
     return GAP_TRAIN in runs and bool(completed(runs)[GAP_TRAIN].notna().any())
 
@@ -168,8 +171,8 @@ def _unscored_note(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame
             if (n := len(completed(runs))) and not _scored(runs)]
     if not bare or not (claimed or _scored(a) or _scored(b)):
         return []
-    return [f"{names[0]} {names[1]} against {names[2]}: no {rows}, as the runs of {' and '.join(bare)} have no "
-            "training-split score; `ablate-eval <run folder> --split train` adds it (it needs each run's final weights)."]
+    return [f"{names[0]} {names[1]} against {names[2]}: no {rows}, as the runs of {' and '.join(bare)} {UNSCORED}; "
+            "`ablate-eval <run folder> --split train` adds it (it needs each run's final weights)."]
 
 
 def _gap_row(names: tuple[str, str, str], a: pd.DataFrame, b: pd.DataFrame, claim: Claim | None, family: str,
