@@ -20,6 +20,7 @@ COMPARISONS = [
     ("lrn_convnet4", "§3.3 LRN on CIFAR-10, convnet4 (CPU, 20 epochs)"),
     ("lrn_convnet3fc", "§3.3 LRN on CIFAR-10, the four-weight-layer net (CPU, 20 epochs)"),
     ("augment_convnet4", "§4.1 augmentation (CPU, 20 epochs)"),
+    ("augment_lr_convnet4", "§4.1 augmentation, each arm at its own learning rate (CPU, 20 epochs)"),
     ("pool_convnet4", "§3.4 overlapping pooling (CPU, 20 epochs)"),
     ("pool_lr_convnet4", "§3.4 overlapping pooling, each arm at its own learning rate (CPU, 20 epochs)"),
     ("dropout_convnet4", "§4.2 dropout vs DropConnect vs none (CPU, 20 epochs)"),
