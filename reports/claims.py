@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ablate.report.paper import CLAIMS as CLAIMS_OF_PAPER
-from ablate.report.tables import UNSCORED
+from ablate.report.tables import GAP_MEASURE, TRAIN_MEASURE, UNSCORED
 from ablate.report.verdicts import verdict
 
 REPORTS = Path(__file__).resolve().parent
@@ -192,8 +192,8 @@ def unscored_cell(folder: Path, row: Row) -> tuple[str, str] | None:
     report says so in a note under table_delta, and the index must not read that as runs missing."""
     path = folder / "table_delta.md"
     pair = f"{row.axis} {row.value} against {row.baseline}" if row.baseline else f"{row.axis} {row.value} against "
-    if not row.axis or not path.exists():
-        return None
+    if row.measure not in (GAP_MEASURE, TRAIN_MEASURE) or not path.exists():
+        return None  # other rows are missing for want of runs
     for line in path.read_text().splitlines():
         if line.startswith(pair) and " as the runs of " in line and UNSCORED in line:
             whose = line.split(" as the runs of ", 1)[1].split(f" {UNSCORED}", 1)[0]

@@ -160,3 +160,4 @@ def test_a_pair_the_report_could_not_score_is_said_unscored_not_missing(tmp_path
     assert verdict == "—"
     assert claims.unscored_cell(tmp_path, claims.replace(row, value="dropconnect")) is None
     assert claims.unscored_cell(tmp_path, claims.replace(row, baseline="none")) is None
+    assert claims.unscored_cell(tmp_path, claims.replace(row, measure="top-1 err (pts)")) is None
