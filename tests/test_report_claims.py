@@ -184,19 +184,25 @@ def test_the_overfitting_claim_is_judged_on_the_train_test_gap_of_the_final_weig
     assert "ablate-eval <run folder> --split train" in why[0]
 
 
+def _scored_arms(root, section: str, key: str, arms: tuple[tuple[str, bool], ...]) -> None:
+    """Three seeds of each (value, scored) arm of one axis; a scored arm's runs get a training-split score."""
+    for s in range(3):
+        for value, scored in arms:
+            cfg = config(s)
+            cfg[section][key] = value
+            run = write_run(root / f"{value}-{s}", cfg, RELU_ERR[s], 30 + s, 5)
+            if scored:
+                _with_eval(run, 25)
+
+
 def test_a_claimed_gap_that_cannot_be_measured_says_which_runs_lack_the_score(tmp_path):
     """§4.2's pair (none against dropout) with the dropout runs scored and the none runs not: no gap row, and one note
     that names none's runs and the command that scores them. The same for §4.1's pair as a claim row (none against
     crop_flip, off the axis baseline crop_flip_pca). A pair that no claim is about and whose runs are all unscored
     (the pool axis) says nothing: there is no gap a reader would look for."""
     root = tmp_path / "reg"
+    _scored_arms(root, "model", "regularizer", (("dropout", True), ("none", False)))
     for s in range(3):
-        for reg, scored in (("dropout", True), ("none", False)):
-            cfg = config(s)
-            cfg["model"]["regularizer"] = reg
-            run = write_run(root / f"{reg}-{s}", cfg, RELU_ERR[s], 30 + s, 5)
-            if scored:
-                _with_eval(run, 25)
         cfg = config(s)
         cfg["model"]["pool"] = "nonoverlap"
         write_run(root / f"pool-{s}", cfg, RELU_ERR[s], 31 + s, 5)
@@ -207,13 +213,7 @@ def test_a_claimed_gap_that_cannot_be_measured_says_which_runs_lack_the_score(tm
     assert len(why) == 1 and "none against dropout" in why[0] and "none (3 completed)" in why[0]
 
     root = tmp_path / "aug"
-    for s in range(3):
-        for augment, scored in (("crop_flip_pca", True), ("crop_flip", True), ("none", False)):
-            cfg = config(s)
-            cfg["data"]["augment"] = augment
-            run = write_run(root / f"{augment}-{s}", cfg, RELU_ERR[s], 30 + s, 5)
-            if scored:
-                _with_eval(run, 25)
+    _scored_arms(root, "data", "augment", (("crop_flip_pca", True), ("crop_flip", True), ("none", False)))
     table = _table(root)
     assert not any(r[4] == "train-test gap (pts)" and "none" in r[1] for r in table.rows)
     why = [note for note in table.notes if "no train-test gap row" in note]
@@ -225,13 +225,7 @@ def test_an_unscored_training_error_claim_names_the_rows_it_would_be_judged_on(t
     """§5's pair (no weight decay against coupled) is judged on the final weights' training error: with the coupled
     runs scored and the none runs not, the note names that row as well as the gap row."""
     root = tmp_path / "wd"
-    for s in range(3):
-        for style, scored in (("coupled", True), ("none", False)):
-            cfg = config(s)
-            cfg["optim"]["weight_decay_style"] = style
-            run = write_run(root / f"{style}-{s}", cfg, RELU_ERR[s], 30 + s, 5)
-            if scored:
-                _with_eval(run, 25)
+    _scored_arms(root, "optim", "weight_decay_style", (("coupled", True), ("none", False)))
     table = _table(root)
     assert not any(r[4] in ("train-test gap (pts)", "train top-1 err (pts)") for r in table.rows)
     why = [note for note in table.notes if "none against coupled" in note]
